@@ -397,8 +397,7 @@ ALLOCATION = EntitySpec(
 )
 
 CATALOG: dict[str, EntitySpec] = {
-    spec.name: spec
-    for spec in (ALLOCATION, ORDER_HDR, ORDER_DTL, ITEM, LOCATION, INVENTORY, FACILITY, COMPANY)
+    spec.name: spec for spec in (ALLOCATION, ORDER_HDR, ORDER_DTL, ITEM, LOCATION, INVENTORY, FACILITY, COMPANY)
 }
 
 

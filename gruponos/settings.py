@@ -38,7 +38,8 @@ class WmsSettings(BaseModel):
     """How to reach and page through the WMS entity API."""
 
     base_url: str | None = Field(
-        default=None, description="Ends in /wms/lgfapi/v10/ (e.g. https://x.wms.ocs.oraclecloud.com/prod/wms/lgfapi/v10/)."
+        default=None,
+        description="Ends in /wms/lgfapi/v10/ (e.g. https://x.wms.ocs.oraclecloud.com/prod/wms/lgfapi/v10/).",
     )
     auth: Literal["basic", "bearer"] = "basic"
     username: str | None = None
@@ -100,7 +101,10 @@ class Settings(BaseSettings):
         if wms.auth == "basic":
             missing += [
                 v
-                for v, val in (("GRUPONOS_WMS__USERNAME", wms.username), ("GRUPONOS_WMS__PASSWORD", wms.password))
+                for v, val in (
+                    ("GRUPONOS_WMS__USERNAME", wms.username),
+                    ("GRUPONOS_WMS__PASSWORD", wms.password),
+                )
                 if val is None
             ]
         elif wms.token is None:

@@ -1,0 +1,189 @@
+"""Records rendered as the real API shapes them, kept in an append-only file on disk.
+
+Rendering JSON costs ~10 µs a record; serving must reach hundreds of thousands of records a
+second. So each record is rendered once (lazily, or ahead in the background) into a file,
+and a page is a few ``pread`` calls over contiguous byte ranges. Memory holds two small
+integer arrays per entity (offset, length by id), never the documents themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from array import array
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+
+from gruponos.entities import CATALOG, EntitySpec, Field, Kind
+from gruponos.simulator.tenant import Tenant, key_column
+
+__all__ = ["DocumentStore", "record_sql"]
+
+_MISSING = -1
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _value_sql(f: Field, base_url: str, offset: timedelta) -> str:
+    """SQL rendering one field's JSON value (``null`` when absent)."""
+    col = f"t.{f.name}"
+    offset_min = int(offset.total_seconds() // 60)
+    sign = "+" if offset_min >= 0 else "-"
+    suffix = f"{sign}{abs(offset_min) // 60:02d}:{abs(offset_min) % 60:02d}"
+    match f.kind:
+        case Kind.INT | Kind.STATUS:
+            v = f"cast({col} as varchar)"
+        case Kind.STR:
+            v = f"to_json({col})::varchar"
+        case Kind.DECIMAL:
+            v = f"'\"' || cast({col} as varchar) || '\"'"
+        case Kind.TS:
+            v = f"strftime({col} + to_minutes({offset_min}), '\"%Y-%m-%dT%H:%M:%S.%f') || '{suffix}\"'"
+        case Kind.DATE:
+            v = f"strftime({col}, '\"%Y-%m-%d\"')"
+        case Kind.FLG:
+            v = f"case when {col} then 'true' else 'false' end"
+        case Kind.FK:
+            url = _quote(f',"url":"{base_url}entity/{f.target}/')
+            v = (
+                f"'{{\"id\":' || cast({col} as varchar) || ',\"key\":' || "
+                f"coalesce(to_json(t.{key_column(f)})::varchar, 'null') || {url} || "
+                f"cast({col} as varchar) || '/\"}}'"
+            )
+        case Kind.SET:
+            assert f.target is not None and f.via is not None
+            url = _quote(f',"url":"{base_url}entity/{f.target}/?{f.via}=')
+            count = f"(select count(*) from {f.target} c where c.{f.via} = t.id)"
+            v = f"'{{\"result_count\":' || cast({count} as varchar) || {url} || cast(t.id as varchar) || '\"}}'"
+    return f"coalesce({v}, 'null')"
+
+
+def record_sql(spec: EntitySpec, base_url: str, offset: timedelta, fields: Sequence[str] | None = None) -> str:
+    """SQL for ``(id, json)`` of every row of ``t`` (the entity's table aliased ``t``)."""
+    chosen = [spec.field(n) for n in fields] if fields else list(spec.fields)
+    parts = []
+    for i, f in enumerate(chosen):
+        sep = "{" if i == 0 else ","
+        parts.append(_quote(f'{sep}"{f.name}":') + " || " + _value_sql(f, base_url, offset))
+        if f.name == "id" and fields is None:
+            parts.append(_quote(f',"url":"{base_url}entity/{spec.name}/') + " || cast(t.id as varchar) || '/\"'")
+    body = " || ".join(parts) + " || '}'"
+    return f"select t.id, {body} as doc from {spec.name} t"
+
+
+class DocumentStore:
+    """Rendered records of every entity, by id, in one temporary append-only file."""
+
+    def __init__(self, tenant: Tenant, *, base_url: str, offset: timedelta, directory: str | None = None) -> None:
+        self.tenant = tenant
+        self.base_url = base_url
+        self.offset = offset
+        self._file = tempfile.NamedTemporaryFile(prefix="wms-sim-", suffix=".jsonl", dir=directory)  # noqa: SIM115
+        self._fd = self._file.fileno()
+        self._end = 0
+        self._lock = threading.Lock()
+        self._sql = {name: record_sql(spec, base_url, offset) for name, spec in CATALOG.items()}
+        self._off: dict[str, array[int]] = {}
+        self._len: dict[str, array[int]] = {}
+        for name in CATALOG:
+            self._off[name] = array("q")
+            self._len[name] = array("l")
+        tenant.on_change(self.invalidate)
+
+    def close(self) -> None:
+        self._file.close()
+
+    @property
+    def size_bytes(self) -> int:
+        return self._end
+
+    def invalidate(self, entity: str, ids: Iterable[int]) -> None:
+        """Forget the rendering of changed or deleted rows."""
+        off = self._off[entity]
+        with self._lock:
+            for i in ids:
+                if i < len(off):
+                    off[i] = _MISSING
+
+    def missing(self, entity: str, ids: Sequence[int]) -> list[int]:
+        off = self._off[entity]
+        n = len(off)
+        return [i for i in ids if i >= n or off[i] == _MISSING]
+
+    def render(
+        self,
+        entity: str,
+        ids: Sequence[int] | None = None,
+        *,
+        lo: int | None = None,
+        hi: int | None = None,
+    ) -> int:
+        """Render rows (by ids, or an id range) into the file; returns how many."""
+        sql = self._sql[entity]
+        params: list[object] = []
+        if ids is not None:
+            sql += " where t.id in (select unnest($1::bigint[]))"
+            params = [list(ids)]
+        elif lo is not None and hi is not None:
+            sql += " where t.id between $1 and $2"
+            params = [lo, hi]
+        rows = self.tenant.cursor().execute(sql + " order by t.id", params).fetchall()
+        if not rows:
+            return 0
+        docs = [doc.encode() + b"," for _, doc in rows]
+        blob = b"".join(docs)
+        with self._lock:
+            start = self._end
+            os.pwrite(self._fd, blob, start)
+            self._end += len(blob)
+            off, ln = self._off[entity], self._len[entity]
+            top = rows[-1][0]
+            if top >= len(off):
+                grow = top + 1 - len(off)
+                off.extend([_MISSING] * grow)
+                ln.extend([0] * grow)
+            pos = start
+            for (i, _), d in zip(rows, docs, strict=True):
+                off[i] = pos
+                ln[i] = len(d)
+                pos += len(d)
+        return len(rows)
+
+    def page(self, entity: str, ids: Sequence[int]) -> bytes:
+        """The JSON array body (without brackets) of these rows, in this order."""
+        if not ids:
+            return b""
+        if todo := self.missing(entity, ids):
+            self.render(entity, todo)
+        off, ln = self._off[entity], self._len[entity]
+        chunks: list[bytes] = []
+        run_start = run_end = -1
+        for i in ids:
+            if i >= len(off) or off[i] == _MISSING:
+                continue  # deleted between the query and now
+            o = off[i]
+            if o == run_end:
+                run_end = o + ln[i]
+                continue
+            if run_start >= 0:
+                chunks.append(os.pread(self._fd, run_end - run_start, run_start))
+            run_start, run_end = o, o + ln[i]
+        if run_start >= 0:
+            chunks.append(os.pread(self._fd, run_end - run_start, run_start))
+        return b"".join(chunks)[:-1]
+
+    def prerender(self, stop: threading.Event, block: int = 20_000) -> None:
+        """Render every entity ahead of requests (run in a background thread)."""
+        for name in CATALOG:
+            live = self.tenant.live(name)
+            if not live:
+                continue
+            lo, top = live[0], live[-1]
+            while lo <= top and not stop.is_set():
+                hi = min(lo + block - 1, top)
+                if todo := self.missing(name, range(lo, hi + 1)):
+                    self.render(name, lo=todo[0], hi=todo[-1])
+                lo = hi + 1
