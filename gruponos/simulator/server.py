@@ -174,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
             reply = _error(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded.")
             reply.headers["Retry-After"] = str(f.retry_after_s)
             raise reply
-        if f.error_every and n % f.error_every < f.error_burst:
+        if f.error_every and n >= f.error_every and n % f.error_every < f.error_burst:
             raise _error(f.error_status, "SERVER_ERROR", "Internal server error.")
         if f.latency_s:
             time.sleep(f.latency_s)
