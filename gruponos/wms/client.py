@@ -4,8 +4,11 @@ Paging follows ``next_page`` exactly as the API gives it. Every scan is ordered 
 that it can always be continued from the last id received (``id__gt=<last id>``): that is
 how a scan resumes, how it continues with a smaller ``page_size`` after a read timeout (the
 ``next_page`` link embeds the old page size, so it is rebuilt from the last id instead), and
-how a paged scan checks, once its links run out or its last page keeps failing, that no
-rows lie beyond the highest id seen.
+how a paged scan checks, once its links run out, its last link keeps failing (the "phantom"
+page) or a short page still links onward, that no rows lie beyond the highest id seen.
+Paged mode (offsets) can still skip rows that leave the filter mid-scan; sequenced mode
+(keyset cursor, the default) cannot, and ``ScanStats`` puts the API's ``result_count``
+beside the rows received so the difference is visible.
 
 Retries (tenacity): 408, 429 (``Retry-After`` honoured up to ``backoff_max_s``), 5xx,
 timeouts, transport errors and truncated/undecodable bodies are retried with exponential
@@ -253,7 +256,7 @@ class WmsClient:
             jitter=settings.backoff_base_s,
         )
         self._http = httpx.Client(
-            base_url=settings.base_url,
+            base_url=self._base_url,  # credentials travel only in the Authorization header
             auth=_auth(settings),
             timeout=httpx.Timeout(settings.timeout_s),
             limits=httpx.Limits(
@@ -341,10 +344,12 @@ class WmsClient:
                 if initial and mode == "paged":
                     stats.result_count = page.result_count
                 initial = False
+                # In paged mode a short page is the last one: a link past it is a phantom.
+                short = mode == "paged" and page.batch.num_rows < cursor.page_size
                 page = self._account(page, cursor, stats)
                 if page.batch.num_rows:
                     yield page
-                if page.next_page is not None:
+                if page.next_page is not None and not short:
                     cursor.follow(page.next_page)
                     continue
             elif initial and mode == "paged":

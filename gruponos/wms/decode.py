@@ -6,7 +6,8 @@ as ``struct<result_count>``, decimals/timestamps/dates as strings) and flattened
 column by column. Values that cannot be typed (a decimal with too many places, a timestamp
 without an offset, a string where a number belongs) become null and are counted in
 ``Page.invalid_values``; fields the catalog does not know are ignored and reported in
-``Page.unknown_fields``, so a quality layer can flag schema drift.
+``Page.unknown_fields`` (all but the records' own ``url`` link), so a quality layer can flag
+schema drift.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ _CAST: dict[Kind, pa.DataType] = {
     Kind.DATE: pa.date32(),
 }
 _EXACT = decimal.Context(prec=60)
+# Members every record carries that the catalog deliberately does not store (the self link).
+_IGNORED = frozenset({"url"})
 
 
 class PageDecodeError(ValueError):
@@ -118,7 +121,7 @@ def decode_records(
     seen: set[str] = set().union(*records)
     known = _known_names(spec)
     batch = pa.RecordBatch.from_arrays(arrays, schema=spec.schema)
-    return batch, frozenset(seen - known), frozenset(known - seen), invalid
+    return batch, frozenset(seen - known - _IGNORED), frozenset(known - seen), invalid
 
 
 def _empty_batch(spec: EntitySpec) -> pa.RecordBatch:

@@ -280,6 +280,7 @@ def test_401_raises_auth_error_at_once_naming_entity_and_url_without_password() 
         scan_ids(wms, base_url=base)
     err = caught.value
     assert len(wms.requests) == 1
+    assert wms.requests[0].url.userinfo == b""  # so httpx's own request log cannot show it
     assert err.entity == "allocation"
     assert (err.status, err.reference) == (401, "ref-401")
     assert err.url is not None
@@ -508,3 +509,24 @@ def test_request_rate_limit_spaces_requests() -> None:
     scan_ids(wms, page_size=5, max_requests_per_s=50)
     assert len(wms.requests) == 10
     assert time.monotonic() - started >= 9 / 50
+
+
+def test_paged_link_past_a_short_page_is_not_followed_but_verified() -> None:
+    wms = FakeWms(range(1, 16))
+
+    def fault(request: httpx.Request, number: int) -> httpx.Response | None:
+        q = request.url.params
+        if q.get("page") == "2" and "id__gt" not in q:  # 5 rows, yet a link to a phantom page 3
+            with wms.lock:
+                body = orjson.loads(wms.serve(request).content)
+            body.update(page_count=3, next_page=str(request.url.copy_set_param("page", 3)))
+            return httpx.Response(200, content=orjson.dumps(body))
+        if q.get("page") == "3":
+            return error(500, "INTERNAL", "phantom page")
+        return None
+
+    wms.fault = fault
+    stats = ScanStats("allocation")
+    assert scan_ids(wms, stats=stats, page_mode="paged") == list(range(1, 16))
+    assert stats.retries == 0
+    assert not [r for r in wms.requests if r.url.params.get("page") == "3"]
