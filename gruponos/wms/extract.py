@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -89,7 +89,7 @@ class Extraction:
         self._delivered: dict[int, int] = {}
         self._lock = threading.Lock()
 
-    def __iter__(self) -> Iterator[pa.RecordBatch]:
+    def __iter__(self) -> Generator[pa.RecordBatch, None, None]:
         if self._started:
             raise RuntimeError("an Extraction can be iterated only once")
         self._started = True
@@ -112,7 +112,7 @@ class Extraction:
                     after = delivered if after is None else max(after, delivered)
             return after
 
-    def _batches(self) -> Iterator[pa.RecordBatch]:
+    def _batches(self) -> Generator[pa.RecordBatch, None, None]:
         """Choose serial or partitioned reading and stream the batches."""
         settings = self._client.settings
         base = Scan(window=self.window, after_id=self.after_id)
@@ -163,18 +163,18 @@ class Extraction:
 
         def produce(part: Partition) -> None:
             stats = ScanStats(self.spec.name)
+            failure: BaseException | None = None
             try:
                 for page in self._client.pages(self.spec, self._scan(part), stats=stats):
-                    if stop.is_set() or not put((part.index, page.batch, None)):
-                        return
-                put((part.index, None, None))
+                    if not put((part.index, page.batch, None)):
+                        return  # the consumer has gone
             except BaseException as exc:  # handed to the consumer, which re-raises it
-                put((part.index, None, exc))
-            finally:
-                with self._lock:
-                    self.stats.add(stats)
-                    if stats.result_count is not None:
-                        self.stats.result_count = (self.stats.result_count or 0) + (stats.result_count)
+                failure = exc
+            with self._lock:  # before the end marker, so stats are whole when the stream ends
+                self.stats.add(stats)
+                if stats.result_count is not None:
+                    self.stats.result_count = (self.stats.result_count or 0) + stats.result_count
+            put((part.index, None, failure))
 
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"wms-{self.spec.name}")
         try:

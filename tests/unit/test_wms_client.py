@@ -530,3 +530,19 @@ def test_paged_link_past_a_short_page_is_not_followed_but_verified() -> None:
     assert scan_ids(wms, stats=stats, page_mode="paged") == list(range(1, 16))
     assert stats.retries == 0
     assert not [r for r in wms.requests if r.url.params.get("page") == "3"]
+
+
+def test_partitioned_producers_stop_at_a_bounded_queue_while_the_consumer_waits() -> None:
+    wms = FakeWms(range(1, 2_001))
+    overrides = {"max_concurrency": 2, "partition_min_rows": 100, "page_size": 10}
+    with WmsClient(settings(**overrides), transport=httpx.MockTransport(wms)) as client:
+        batches = iter(extract(ALLOCATION, client))
+        next(batches)
+        time.sleep(0.3)
+        fetched = len([r for r in wms.requests if "fields" not in r.url.params])
+        assert fetched <= 2 * 2 + 2 + 1  # the queue, one page per worker, the one consumed
+        batches.close()  # an early close stops the producers
+        time.sleep(0.3)
+        settled = len(wms.requests)
+        time.sleep(0.3)
+        assert len(wms.requests) == settled
