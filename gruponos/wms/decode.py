@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from gruponos.entities import DECIMAL_TYPE, EntitySpec, Kind
 from gruponos.entities import Field as EntityField
 
-__all__ = ["Page", "PageDecodeError", "decode_page", "decode_records", "empty_page"]
+__all__ = ["Page", "PageDecodeError", "decode_page", "decode_records"]
 
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 _FK_WIRE = pa.struct([("id", pa.int64()), ("key", pa.string())])
@@ -68,11 +68,6 @@ class Page:
     unknown_fields: frozenset[str] = frozenset()
     missing_fields: frozenset[str] = frozenset()
     invalid_values: Mapping[str, int] = field(default_factory=dict)
-
-
-def empty_page(spec: EntitySpec) -> Page:
-    """A page with no rows (what a 404 on a list means)."""
-    return Page(batch=_empty_batch(spec))
 
 
 def decode_page(spec: EntitySpec, body: bytes) -> Page:
