@@ -8,6 +8,7 @@ integer arrays per entity (offset, length by id), never the documents themselves
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 import threading
@@ -85,6 +86,7 @@ class DocumentStore:
         self._fd = self._file.fileno()
         self._end = 0
         self._lock = threading.Lock()
+        self._rendering = {name: threading.Lock() for name in CATALOG}  # one renderer per entity
         self._sql = {name: record_sql(spec, base_url, offset) for name, spec in CATALOG.items()}
         self._off: dict[str, array[int]] = {}
         self._len: dict[str, array[int]] = {}
@@ -156,9 +158,17 @@ class DocumentStore:
         """The JSON array body (without brackets) of these rows, in this order."""
         if not ids:
             return b""
-        if todo := self.missing(entity, ids):
-            self.render(entity, todo)
         off, ln = self._off[entity], self._len[entity]
+        if ids[-1] < len(off) and ids[0] < len(off):
+            offs = [off[i] for i in ids]
+            # fast path: every row rendered, stored back to back in this very order
+            if _MISSING not in offs:
+                lens = [ln[i] for i in ids]
+                first, last = offs[0], offs[-1]
+                if last + lens[-1] - first == sum(lens) and all(a < b for a, b in itertools.pairwise(offs)):
+                    return os.pread(self._fd, last + lens[-1] - first - 1, first)
+        if self.missing(entity, ids):
+            self.fill(entity, ids)
         chunks: list[bytes] = []
         run_start = run_end = -1
         for i in ids:
@@ -175,6 +185,19 @@ class DocumentStore:
             chunks.append(os.pread(self._fd, run_end - run_start, run_start))
         return b"".join(chunks)[:-1]
 
+    def fill(self, entity: str, ids: Sequence[int], *, ahead: int = 10_000) -> None:
+        """Render what ``ids`` lack; for an ascending page, also the rows just after it."""
+        with self._rendering[entity]:
+            todo = self.missing(entity, ids)
+            if not todo:
+                return
+            if list(ids) == sorted(ids):
+                todo = self.missing(entity, range(ids[0], ids[-1] + ahead + 1))
+            if todo[-1] - todo[0] + 1 == len(todo):
+                self.render(entity, lo=todo[0], hi=todo[-1])
+            else:
+                self.render(entity, todo)
+
     def prerender(self, stop: threading.Event, block: int = 20_000) -> None:
         """Render every entity ahead of requests (run in a background thread)."""
         for name in CATALOG:
@@ -184,6 +207,5 @@ class DocumentStore:
             lo, top = live[0], live[-1]
             while lo <= top and not stop.is_set():
                 hi = min(lo + block - 1, top)
-                if todo := self.missing(name, range(lo, hi + 1)):
-                    self.render(name, lo=todo[0], hi=todo[-1])
+                self.fill(name, range(lo, hi + 1), ahead=0)
                 lo = hi + 1

@@ -84,6 +84,7 @@ class WmsServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server: WmsServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -130,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 raise _error(404, "NOT_FOUND", f"no such resource: {parts.path}")
         except _Reply as reply:
-            self._send(reply.status, orjson.dumps(reply.body), reply.headers)
+            self._send(reply.status, orjson.dumps(reply.body), headers=reply.headers)
         except BadQuery as exc:
             self._send(400, orjson.dumps(_error(400, "VALIDATION_ERROR", str(exc)).body))
         except (BrokenPipeError, ConnectionResetError):
@@ -154,14 +155,15 @@ class _Handler(BaseHTTPRequestHandler):
             reply.headers["WWW-Authenticate"] = 'Basic realm="lgfapi"'
             raise reply
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, *body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(len(b) for b in body)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(body)
+        for b in body:
+            self.wfile.write(b)
 
     # --- the entity API ---------------------------------------------------------------
 
@@ -191,10 +193,11 @@ class _Handler(BaseHTTPRequestHandler):
         ids = envelope.pop("_ids")
         results = _render(sim, q, ids)
         head = orjson.dumps(envelope)[:-1]  # open the object, then splice the results in
-        body = head + (b"," if len(head) > 1 else b"") + b'"results":[' + results + b"]}"
+        parts = [head + (b"," if len(head) > 1 else b"") + b'"results":[', results, b"]}"]
         if truncate:
-            body = body[: max(1, len(body) // 2)]
-        self._send(200, body)
+            whole = b"".join(parts)
+            parts = [whole[: max(1, len(whole) // 2)]]
+        self._send(200, *parts)
 
     def _detail(self, spec: EntitySpec, record_id: int, params: dict[str, str]) -> None:
         sim = self.server.sim
