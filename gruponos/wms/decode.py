@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 from gruponos.entities import DECIMAL_TYPE, EntitySpec, Kind
 from gruponos.entities import Field as EntityField
@@ -71,7 +72,15 @@ class Page:
 
 
 def decode_page(spec: EntitySpec, body: bytes) -> Page:
-    """Decode one list page (paged or sequenced envelope); raises ``PageDecodeError``."""
+    """Decode one list page (paged or sequenced envelope); raises ``PageDecodeError``.
+
+    The common case (a one-line body of well-typed records with no unknown members) is
+    parsed straight into Arrow by pyarrow's C++ JSON reader; anything else takes the
+    orjson path below, which reports drift and types value by value.
+    """
+    fast = _decode_fast(spec, body)
+    if fast is not None:
+        return fast
     try:
         envelope = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -119,6 +128,65 @@ def decode_records(
     return batch, frozenset(seen - known - _IGNORED), frozenset(known - seen), invalid
 
 
+def _decode_fast(spec: EntitySpec, body: bytes) -> Page | None:
+    """pyarrow.json over the whole body; None when anything is unusual (then: slow path)."""
+    if b"\n" in body[:-1]:
+        return None
+    try:
+        table = pa_json.read_json(
+            pa.BufferReader(body),
+            read_options=pa_json.ReadOptions(block_size=len(body) + 1, use_threads=False),
+            parse_options=pa_json.ParseOptions(explicit_schema=_fast_schema(spec), unexpected_field_behavior="error"),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != 1:
+        return None
+    results = table.column("results").chunk(0)
+    if results.null_count:
+        return None
+    records = results.flatten()
+    if records.null_count:
+        return None
+    invalid: dict[str, int] = {}
+    arrays: list[pa.Array] = []
+    missing = []
+    children = records.flatten()
+    for f, column in zip(spec.fields, children, strict=False):
+        if len(column) and column.null_count == len(column) and f'"{f.name}":'.encode() not in body:
+            missing.append(f.name)
+        arrays.extend(_table_columns(f, column, invalid))
+    envelope = table.slice(0, 1).to_pylist()[0]
+    next_page = envelope.get("next_page")
+    return Page(
+        batch=pa.RecordBatch.from_arrays(arrays, schema=spec.schema),
+        next_page=next_page or None,
+        result_count=envelope.get("result_count"),
+        page_count=envelope.get("page_count"),
+        page_nbr=envelope.get("page_nbr"),
+        missing_fields=frozenset(missing) if len(records) else frozenset(),
+        invalid_values=invalid,
+    )
+
+
+@functools.cache
+def _fast_schema(spec: EntitySpec) -> pa.Schema:
+    """The whole page as pyarrow.json should read it (links and ``url`` members included)."""
+    url = ("url", pa.string())
+    kinds = {Kind.FK: pa.struct([*_FK_WIRE, url]), Kind.SET: pa.struct([*_SET_WIRE, url])}
+    record = pa.struct([(f.name, kinds.get(f.kind, _WIRE[f.kind])) for f in spec.fields] + [url])
+    return pa.schema(
+        [
+            ("result_count", pa.int64()),
+            ("page_count", pa.int64()),
+            ("page_nbr", pa.int64()),
+            ("next_page", pa.string()),
+            ("previous_page", pa.string()),
+            ("results", pa.list_(record)),
+        ]
+    )
+
+
 def _empty_batch(spec: EntitySpec) -> pa.RecordBatch:
     """A record batch of ``spec.schema`` with no rows."""
     return pa.RecordBatch.from_pylist([], schema=spec.schema)
@@ -149,11 +217,10 @@ def _optional_int(envelope: dict[str, Any], key: str) -> int | None:
 def _table_columns(f: EntityField, wire: pa.Array, invalid: dict[str, int]) -> list[pa.Array]:
     """One wire column → its table column(s): flatten FKs and sets, cast strings."""
     if f.kind is Kind.FK:
-        ids, keys = wire.flatten()
+        ids, keys = wire.flatten()[:2]
         return [ids, keys]
     if f.kind is Kind.SET:
-        (count,) = wire.flatten()
-        return [count]
+        return [wire.flatten()[0]]
     target = _CAST.get(f.kind)
     if target is None:
         return [wire]
