@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import functools
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,60 +130,78 @@ def decode_records(
 
 
 def _decode_fast(spec: EntitySpec, body: bytes) -> Page | None:
-    """pyarrow.json over the whole body; None when anything is unusual (then: slow path)."""
+    """pyarrow.json over the whole body; None when anything is unusual (then: slow path).
+
+    Members the schema does not name (record and FK ``url`` links, unknown fields) are
+    skipped by the parser; drift is read off the first record's keys instead, which every
+    record of one entity shares.
+    """
     if b"\n" in body[:-1]:
         return None
     try:
         table = pa_json.read_json(
             pa.BufferReader(body),
             read_options=pa_json.ReadOptions(block_size=len(body) + 1, use_threads=False),
-            parse_options=pa_json.ParseOptions(explicit_schema=_fast_schema(spec), unexpected_field_behavior="error"),
+            parse_options=pa_json.ParseOptions(explicit_schema=_fast_schema(spec), unexpected_field_behavior="ignore"),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
-    if table.num_rows != 1:
+    if table.num_rows != 1 or table.column("results").null_count:
         return None
-    results = table.column("results").chunk(0)
-    if results.null_count:
-        return None
-    records = results.flatten()
+    records = table.column("results").chunk(0).flatten()
     if records.null_count:
+        return None
+    keys = _first_record_keys(body) if len(records) else None
+    if len(records) and keys is None:
         return None
     invalid: dict[str, int] = {}
     arrays: list[pa.Array] = []
-    missing = []
-    children = records.flatten()
-    for f, column in zip(spec.fields, children, strict=False):
-        if len(column) and column.null_count == len(column) and f'"{f.name}":'.encode() not in body:
-            missing.append(f.name)
+    for f, column in zip(spec.fields, records.flatten(), strict=True):
         arrays.extend(_table_columns(f, column, invalid))
-    envelope = table.slice(0, 1).to_pylist()[0]
-    next_page = envelope.get("next_page")
+    envelope = table.drop_columns(["results"]).to_pylist()[0]
+    known = _known_names(spec)
     return Page(
         batch=pa.RecordBatch.from_arrays(arrays, schema=spec.schema),
-        next_page=next_page or None,
+        next_page=envelope.get("next_page") or None,
         result_count=envelope.get("result_count"),
         page_count=envelope.get("page_count"),
         page_nbr=envelope.get("page_nbr"),
-        missing_fields=frozenset(missing) if len(records) else frozenset(),
+        unknown_fields=frozenset(keys - known - _IGNORED) if keys else frozenset(),
+        missing_fields=frozenset(known - keys) if keys else frozenset(),
         invalid_values=invalid,
     )
 
 
+_RESULTS = b'"results":['
+_DECODER = json.JSONDecoder()
+
+
+def _first_record_keys(body: bytes) -> frozenset[str] | None:
+    """The member names of the first record in ``results`` (parsing only that record)."""
+    start = body.find(_RESULTS)
+    if start < 0:
+        return None
+    start += len(_RESULTS)
+    for window in (1 << 16, len(body)):
+        text = body[start : start + window].decode("utf-8", errors="ignore")
+        try:
+            record, _ = _DECODER.raw_decode(text)
+        except ValueError:
+            continue
+        return frozenset(record) if isinstance(record, dict) else None
+    return None
+
+
 @functools.cache
 def _fast_schema(spec: EntitySpec) -> pa.Schema:
-    """The whole page as pyarrow.json should read it (links and ``url`` members included)."""
-    url = ("url", pa.string())
-    kinds = {Kind.FK: pa.struct([*_FK_WIRE, url]), Kind.SET: pa.struct([*_SET_WIRE, url])}
-    record = pa.struct([(f.name, kinds.get(f.kind, _WIRE[f.kind])) for f in spec.fields] + [url])
+    """The page as pyarrow.json should read it: the envelope and the catalog's fields only."""
     return pa.schema(
         [
             ("result_count", pa.int64()),
             ("page_count", pa.int64()),
             ("page_nbr", pa.int64()),
             ("next_page", pa.string()),
-            ("previous_page", pa.string()),
-            ("results", pa.list_(record)),
+            ("results", pa.list_(_wire_type(spec))),
         ]
     )
 
