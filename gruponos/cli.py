@@ -45,6 +45,7 @@ def simulator_serve(
     environment: Annotated[str, typer.Option(help="The {environment} segment of the URL.")] = "local",
     faults: Annotated[str | None, typer.Option(help="Faults as JSON, e.g. '{\"latency_s\": 0.2}'.")] = None,
     verbose: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    quiet: Annotated[bool, typer.Option(help="Print only the base URL.")] = False,
 ) -> None:
     """Serve a seeded WMS tenant; print its base URL as the first line, then run until stopped."""
     from gruponos.simulator import Faults, Simulator
@@ -74,10 +75,11 @@ def simulator_serve(
         err_console.print(f"[red]cannot listen on 127.0.0.1:{port}: {exc.strerror}[/red]")
         raise typer.Exit(1) from None
     print(sim.base_url, flush=True)
-    err_console.print(
-        f"WMS simulator: {sim.tenant.count('allocation'):,} allocations (seed {seed}) at {sim.base_url} "
-        f"as user {user!r}; admin at http://127.0.0.1:{sim.port}/_sim/status. Ctrl-C stops."
-    )
+    if not quiet:
+        err_console.print(
+            f"WMS simulator: {sim.tenant.count('allocation'):,} allocations (seed {seed}) at {sim.base_url} "
+            f"as user {user!r}; admin at http://127.0.0.1:{sim.port}/_sim/status. Ctrl-C stops."
+        )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -147,6 +149,7 @@ def _extract_all(cfg: settings_module.Settings, names: list[str], expected: dict
         TimeElapsedColumn(),
     )
     with WmsClient(cfg.wms) as client, Progress(*columns, console=err_console) as progress:
+        client.ping()  # a wrong URL or password fails here, not as "no rows"
         for name in names:
             task = progress.add_task(name, total=expected.get(name), rate="")
             started = time.perf_counter()

@@ -13,7 +13,7 @@ __all__ = ["spawn"]
 @contextlib.contextmanager
 def spawn(*, scale: int, seed: int = 42, port: int = 0, extra: list[str] | None = None) -> Iterator[str]:
     """Start ``gruponos simulator serve`` in a child process; yield its base URL; stop it."""
-    cmd = [sys.executable, "-m", "gruponos.cli", "simulator", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "gruponos.cli", "simulator", "serve", "--quiet", "--port", str(port)]
     cmd += ["--scale", str(scale), "--seed", str(seed), *(extra or [])]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
