@@ -70,6 +70,15 @@ class Page:
     unknown_fields: frozenset[str] = frozenset()
     missing_fields: frozenset[str] = frozenset()
     invalid_values: Mapping[str, int] = field(default_factory=dict)
+    invalid_rows: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # field → row positions
+    body: bytes = b""  # the raw page, so rejected rows can be quarantined as the WMS sent them
+
+    def raw_records(self, rows: list[int]) -> list[bytes]:
+        """The JSON of the records at these positions, as the WMS sent them."""
+        if not rows:
+            return []
+        results = orjson.loads(self.body)["results"]
+        return [orjson.dumps(results[i]) for i in rows]
 
 
 def decode_page(spec: EntitySpec, body: bytes) -> Page:
@@ -100,17 +109,19 @@ def decode_page(spec: EntitySpec, body: bytes) -> Page:
         page_nbr=_optional_int(envelope, "page_nbr"),
         unknown_fields=unknown,
         missing_fields=missing,
-        invalid_values=invalid,
+        invalid_values={k: len(v) for k, v in invalid.items()},
+        invalid_rows={k: tuple(v) for k, v in invalid.items()},
+        body=body,
     )
 
 
 def decode_records(
     spec: EntitySpec, records: Sequence[Any]
-) -> tuple[pa.RecordBatch, frozenset[str], frozenset[str], dict[str, int]]:
-    """Records (parsed JSON objects) → (batch, unknown fields, missing fields, invalid counts)."""
+) -> tuple[pa.RecordBatch, frozenset[str], frozenset[str], dict[str, list[int]]]:
+    """Records (parsed JSON objects) → (batch, unknown fields, missing fields, invalid rows)."""
     if not records:
         return _empty_batch(spec), frozenset(), frozenset(), {}
-    invalid: dict[str, int] = {}
+    invalid: dict[str, list[int]] = {}
     try:
         wire = pa.array(records, type=_wire_type(spec))
         if wire.null_count:
@@ -154,7 +165,7 @@ def _decode_fast(spec: EntitySpec, body: bytes) -> Page | None:
     keys = _first_record_keys(body) if len(records) else None
     if len(records) and keys is None:
         return None
-    invalid: dict[str, int] = {}
+    invalid: dict[str, list[int]] = {}
     arrays: list[pa.Array] = []
     for f, column in zip(spec.fields, records.flatten(), strict=True):
         arrays.extend(_table_columns(f, column, invalid))
@@ -168,7 +179,9 @@ def _decode_fast(spec: EntitySpec, body: bytes) -> Page | None:
         page_nbr=envelope.get("page_nbr"),
         unknown_fields=frozenset(keys - known - _IGNORED) if keys else frozenset(),
         missing_fields=frozenset(known - keys) if keys else frozenset(),
-        invalid_values=invalid,
+        invalid_values={k: len(v) for k, v in invalid.items()},
+        invalid_rows={k: tuple(v) for k, v in invalid.items()},
+        body=body,
     )
 
 
@@ -233,7 +246,7 @@ def _optional_int(envelope: dict[str, Any], key: str) -> int | None:
     return int(value)
 
 
-def _table_columns(f: EntityField, wire: pa.Array, invalid: dict[str, int]) -> list[pa.Array]:
+def _table_columns(f: EntityField, wire: pa.Array, invalid: dict[str, list[int]]) -> list[pa.Array]:
     """One wire column → its table column(s): flatten FKs and sets, cast strings."""
     if f.kind is Kind.FK:
         ids, keys = wire.flatten()[:2]
@@ -248,11 +261,11 @@ def _table_columns(f: EntityField, wire: pa.Array, invalid: dict[str, int]) -> l
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         typed, bad = _convert_each(wire.to_pylist(), _PARSE[f.kind], target)
         if bad:
-            invalid[f.name] = invalid.get(f.name, 0) + bad
+            invalid.setdefault(f.name, []).extend(bad)
         return [typed]
 
 
-def _wire_column(f: EntityField, values: list[Any], invalid: dict[str, int]) -> pa.Array:
+def _wire_column(f: EntityField, values: list[Any], invalid: dict[str, list[int]]) -> pa.Array:
     """Slow path for one field when the bulk conversion failed: type each value or null it."""
     wire_type = _WIRE[f.kind]
     try:
@@ -260,15 +273,15 @@ def _wire_column(f: EntityField, values: list[Any], invalid: dict[str, int]) -> 
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         typed, bad = _convert_each(values, _WIRE_PARSE[f.kind], wire_type)
         if bad:
-            invalid[f.name] = invalid.get(f.name, 0) + bad
+            invalid.setdefault(f.name, []).extend(bad)
         return typed
 
 
-def _convert_each(values: list[Any], parse: Callable[[Any], Any], target: pa.DataType) -> tuple[pa.Array, int]:
-    """Apply ``parse`` to each value; values it rejects become null and are counted."""
+def _convert_each(values: list[Any], parse: Callable[[Any], Any], target: pa.DataType) -> tuple[pa.Array, list[int]]:
+    """Apply ``parse`` to each value; values it rejects become null, their positions listed."""
     out: list[Any] = []
-    bad = 0
-    for value in values:
+    bad: list[int] = []
+    for row, value in enumerate(values):
         if value is None:
             out.append(None)
             continue
@@ -276,7 +289,7 @@ def _convert_each(values: list[Any], parse: Callable[[Any], Any], target: pa.Dat
             out.append(parse(value))
         except (ValueError, TypeError, ArithmeticError):
             out.append(None)
-            bad += 1
+            bad.append(row)
     return pa.array(out, type=target), bad
 
 

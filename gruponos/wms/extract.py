@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from gruponos.entities import EntitySpec
 from gruponos.errors import WmsRequestError
 from gruponos.wms.client import IdRange, Scan, ScanStats, Window, WmsClient
+from gruponos.wms.decode import Page
 
 __all__ = ["Extraction", "Partition", "extract", "split"]
 
@@ -89,11 +90,15 @@ class Extraction:
         self._delivered: dict[int, int] = {}
         self._lock = threading.Lock()
 
-    def __iter__(self) -> Generator[pa.RecordBatch, None, None]:
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        return (page.batch for page in self.pages())
+
+    def pages(self) -> Generator[Page, None, None]:
+        """The decoded pages (batch, drift report, raw body); iterate once."""
         if self._started:
             raise RuntimeError("an Extraction can be iterated only once")
         self._started = True
-        return self._batches()
+        return self._pages()
 
     @property
     def resume_after(self) -> int | None:
@@ -112,8 +117,8 @@ class Extraction:
                     after = delivered if after is None else max(after, delivered)
             return after
 
-    def _batches(self) -> Generator[pa.RecordBatch, None, None]:
-        """Choose serial or partitioned reading and stream the batches."""
+    def _pages(self) -> Generator[Page, None, None]:
+        """Choose serial or partitioned reading and stream the pages."""
         settings = self._client.settings
         base = Scan(window=self.window, after_id=self.after_id)
         found = self._probe(base) if settings.max_concurrency > 1 else None
@@ -131,8 +136,7 @@ class Extraction:
             )
             yield from self._parallel()
             return
-        for page in self._client.pages(self.spec, base, stats=self.stats):
-            yield page.batch
+        yield from self._client.pages(self.spec, base, stats=self.stats)
 
     def _probe(self, base: Scan) -> IdRange | None:
         """The id range to partition, or None to read serially (no rows, or probes refused)."""
@@ -146,13 +150,13 @@ class Extraction:
         """The scan reading one partition."""
         return Scan(window=self.window, id_gte=part.id_gte, id_lt=part.id_lt, after_id=self.after_id)
 
-    def _parallel(self) -> Iterator[pa.RecordBatch]:
-        """Read the partitions concurrently and merge their batches through a bounded queue."""
+    def _parallel(self) -> Iterator[Page]:
+        """Read the partitions concurrently and merge their pages through a bounded queue."""
         workers = self._client.settings.max_concurrency
-        inbox: queue.Queue[tuple[int, pa.RecordBatch | None, BaseException | None]] = queue.Queue(maxsize=2 * workers)
+        inbox: queue.Queue[tuple[int, Page | None, BaseException | None]] = queue.Queue(maxsize=2 * workers)
         stop = threading.Event()
 
-        def put(item: tuple[int, pa.RecordBatch | None, BaseException | None]) -> bool:
+        def put(item: tuple[int, Page | None, BaseException | None]) -> bool:
             while not stop.is_set():
                 try:
                     inbox.put(item, timeout=_PUT_POLL_S)
@@ -166,7 +170,7 @@ class Extraction:
             failure: BaseException | None = None
             try:
                 for page in self._client.pages(self.spec, self._scan(part), stats=stats):
-                    if not put((part.index, page.batch, None)):
+                    if not put((part.index, page, None)):
                         return  # the consumer has gone
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 failure = exc
@@ -182,19 +186,19 @@ class Extraction:
                 pool.submit(produce, part)
             remaining = len(self.partitions)
             while remaining:
-                index, batch, error = inbox.get()
+                index, page, error = inbox.get()
                 if error is not None:
                     raise error
-                if batch is None:
+                if page is None:
                     remaining -= 1
                     with self._lock:
                         self._done.add(index)
                     continue
                 with self._lock:
-                    top = pc.max(batch.column("id")).as_py()
+                    top = pc.max(page.batch.column("id")).as_py()
                     if top is not None:
                         self._delivered[index] = max(self._delivered.get(index, top), top)
-                yield batch
+                yield page
         finally:
             # On an error or an early close, producers stop at their next page; the consumer
             # does not wait for requests (and their retries) still in flight.
