@@ -10,25 +10,30 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import orjson
 import typer
+from returns.io import IOFailure, IOResult
+from returns.unsafe import unsafe_perform_io
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gruponos import settings as settings_module
 from gruponos.entities import CATALOG, entity
-from gruponos.errors import Error
+from gruponos.errors import Error, SyncError
+
+if TYPE_CHECKING:
+    from gruponos.pipeline import EntityReport
 
 app = typer.Typer(help="Keep an analytics warehouse in sync with Oracle WMS Cloud.", no_args_is_help=True)
 simulator_app = typer.Typer(help="The bundled Oracle WMS simulator.", no_args_is_help=True)
 app.add_typer(simulator_app, name="simulator")
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True)
 
 
@@ -91,103 +96,174 @@ def simulator_serve(
         sim.stop()
 
 
-@dataclass(slots=True)
-class _Extracted:
-    entity: str
-    rows: int
-    expected: int | None
-    result_count: int | None
-    pages: int
-    retries: int
-    seconds: float
+@app.command()
+def sync(
+    mode: Annotated[str, typer.Argument(help="full | incremental")],
+    entities: Annotated[list[str] | None, typer.Option("--entity", help="Only these entities (repeatable).")] = None,
+) -> None:
+    """One sync of the configured environment (GRUPONOS_* variables); exit 1 if an entity failed."""
+    if mode not in ("full", "incremental"):
+        err_console.print(f"[red]mode must be 'full' or 'incremental', not {mode!r}[/red]")
+        raise typer.Exit(2)
+    cfg = settings_module.load()
+    names = _entities(entities)
+    outcomes = _run_sync(cfg, mode, names)
+    _print_reports(f"{mode} sync ({cfg.env.value})", outcomes)
+    if any(isinstance(o, SyncError) for o in outcomes):
+        raise typer.Exit(1)
 
 
 @app.command()
 def demo(
     scale: Annotated[int, typer.Option(min=1, help="Allocations in the simulated tenant.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Seed of the simulated tenant.")] = 42,
-    entities: Annotated[list[str] | None, typer.Option("--entity", help="Only these entities (repeatable).")] = None,
+    path: Annotated[str, typer.Option(help="The demo's DuckDB file (recreated).")] = "data/demo.duckdb",
 ) -> None:
-    """Start the bundled simulator and extract every entity, with counts and rates."""
+    """Start the bundled simulator; full sync, move its clock, incremental sync, reconcile."""
     from gruponos.simulator.process import spawn
 
-    names = entities or list(CATALOG)
-    for name in names:
+    target = Path(path)
+    for leftover in (target, target.with_name(target.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    err_console.print(f"Starting the WMS simulator ({scale:,} allocations, seed {seed})…")
+    failed = False
+    with spawn(scale=scale, seed=seed) as base_url:
+        cfg = settings_module.load(env="local", wms={"base_url": base_url}, warehouse={"kind": "duckdb", "path": path})
+        names = list(CATALOG)
+        full = _run_sync(cfg, "full", names)
+        _print_reports("1. full sync", full)
+        changes = _admin(cfg, base_url, "advance", minutes=60, modify=0.01, insert=0.002)
+        console.print(
+            f"2. the WMS clock moved 60 minutes: {sum(changes['modified'].values()):,} records modified, "
+            f"{sum(changes['inserted'].values()):,} inserted"
+        )
+        incremental = _run_sync(cfg, "incremental", names)
+        _print_reports("3. incremental sync", incremental)
+        expected = _admin(cfg, base_url, "status")["counts"]
+        failed = any(isinstance(o, SyncError) for o in full + incremental)
+    failed |= not _reconcile(cfg, expected)
+    console.print(f"Warehouse: {Path(path).resolve()} (schema {cfg.warehouse.db_schema})")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _entities(names: list[str] | None) -> list[str]:
+    chosen = names or list(CATALOG)
+    for name in chosen:
         try:
             entity(name)
         except KeyError as exc:
             err_console.print(f"[red]{exc.args[0]}[/red]")
             raise typer.Exit(2) from None
-    err_console.print(f"Starting the WMS simulator ({scale:,} allocations, seed {seed})…")
-    with spawn(scale=scale, seed=seed) as base_url:
-        cfg = settings_module.load(env="local", wms={"base_url": base_url})
-        expected = _simulator_counts(cfg, base_url)
-        results = _extract_all(cfg, names, expected)
-    _print_results(results)
-    if any(r.expected is not None and r.rows != r.expected for r in results):
-        err_console.print("[red]some entities did not arrive complete[/red]")
-        raise typer.Exit(1)
+    return chosen
 
 
-def _simulator_counts(cfg: settings_module.Settings, base_url: str) -> dict[str, int]:
-    """The simulator's own row counts (its admin status), to reconcile against."""
-    root = base_url.split("/wms/lgfapi/")[0].rsplit("/", 1)[0]
-    password = cfg.wms.password.get_secret_value() if cfg.wms.password else ""
-    body: dict[str, Any] = httpx.get(f"{root}/_sim/status", auth=(cfg.wms.username or "", password)).json()
-    return {str(k): int(v) for k, v in body["counts"].items()}
+def _run_sync(cfg: settings_module.Settings, mode: str, names: list[str]) -> list[EntityReport | SyncError]:
+    """Sync the entities one after another, with a progress bar each."""
+    from gruponos.pipeline import Context, sync_entity
+    from gruponos.warehouse import connect
+    from gruponos.wms import WmsClient
 
-
-def _extract_all(cfg: settings_module.Settings, names: list[str], expected: dict[str, int]) -> list[_Extracted]:
-    from gruponos.wms import WmsClient, extract
-
-    results = []
+    outcomes: list[EntityReport | SyncError] = []
     columns = (
         TextColumn("{task.description:<11}"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>12}"),
+        TextColumn("{task.completed:>10,} records"),
+        TextColumn("{task.fields[rate]:>14}"),
         TimeElapsedColumn(),
     )
-    with WmsClient(cfg.wms) as client, Progress(*columns, console=err_console) as progress:
-        client.ping()  # a wrong URL or password fails here, not as "no rows"
-        for name in names:
-            task = progress.add_task(name, total=expected.get(name), rate="")
-            started = time.perf_counter()
-            run = extract(entity(name), client)
-            rows = 0
-            for batch in run:
-                rows += batch.num_rows
-                elapsed = max(time.perf_counter() - started, 1e-9)
-                progress.update(task, completed=rows, rate=f"{rows / elapsed:,.0f} rec/s")
-            seconds = time.perf_counter() - started
-            results.append(
-                _Extracted(
-                    name, rows, expected.get(name), run.stats.result_count, run.stats.pages, run.stats.retries, seconds
-                )
-            )
-    return results
+    warehouse = connect(cfg.warehouse)
+    try:
+        with WmsClient(cfg.wms) as wms, Progress(*columns, console=err_console, transient=True) as progress:
+            now = wms.ping()
+            for name in names:
+                task = progress.add_task(name, total=None, rate="")
+                started = time.perf_counter()
+
+                def tick(_: str, rows: int, task: TaskID = task, started: float = started) -> None:
+                    rate = rows / max(time.perf_counter() - started, 1e-9)
+                    progress.update(task, completed=rows, rate=f"{rate:,.0f} rec/s")
+
+                ctx = Context(settings=cfg, wms=wms, warehouse=warehouse, now=now, progress=tick)
+                outcomes.append(_unwrap(sync_entity(entity(name), mode, ctx)))  # type: ignore[arg-type]
+                progress.update(task, visible=False)
+    finally:
+        warehouse.close()
+    return outcomes
 
 
-def _print_results(results: list[_Extracted]) -> None:
-    table = Table(title="Extracted from the WMS simulator")
-    for col in ("entity", "rows", "in WMS", "pages", "retries", "seconds", "records/s"):
+def _unwrap(result: IOResult[EntityReport, SyncError]) -> EntityReport | SyncError:
+    """The edge of the railway: the report, or the error as a value to print."""
+    if isinstance(result, IOFailure):
+        return unsafe_perform_io(result.failure())
+    return unsafe_perform_io(result.unwrap())
+
+
+def _print_reports(title: str, outcomes: list[EntityReport | SyncError]) -> None:
+    table = Table(title=title)
+    for col in ("entity", "extracted", "rejected", "inserted", "updated", "deleted", "seconds", "records/s"):
         table.add_column(col, justify="left" if col == "entity" else "right")
-    for r in results:
-        ok = r.expected is None or r.rows == r.expected
+    total_rows = 0
+    total_s = 0.0
+    for o in outcomes:
+        if isinstance(o, SyncError):
+            table.add_row(f"[red]{o.entity}[/red]", "[red]failed[/red]", "", "", "", "", "", "")
+            continue
+        total_rows += o.extracted
+        total_s += o.seconds
         table.add_row(
-            r.entity,
-            f"{r.rows:,}",
-            f"[{'green' if ok else 'red'}]{r.expected if r.expected is not None else '?':,}[/]",
-            str(r.pages),
-            str(r.retries),
-            f"{r.seconds:.2f}",
-            f"{r.rows / max(r.seconds, 1e-9):,.0f}",
+            o.entity,
+            f"{o.extracted:,}",
+            f"[{'yellow' if o.rejected else 'default'}]{o.rejected:,}[/]",
+            f"{o.inserted:,}",
+            f"{o.updated:,}",
+            f"{o.deleted:,}",
+            f"{o.seconds:.2f}",
+            f"{o.records_per_s:,.0f}",
         )
-    total_rows = sum(r.rows for r in results)
-    total_s = sum(r.seconds for r in results)
     table.add_section()
-    table.add_row("total", f"{total_rows:,}", "", "", "", f"{total_s:.2f}", f"{total_rows / max(total_s, 1e-9):,.0f}")
+    table.add_row(
+        "total", f"{total_rows:,}", "", "", "", "", f"{total_s:.2f}", f"{total_rows / max(total_s, 1e-9):,.0f}"
+    )
     console.print(table)
+    for o in outcomes:
+        if isinstance(o, SyncError):
+            err_console.print(f"[red]error:[/red] {o}")
+        elif o.new_fields:
+            err_console.print(f"[yellow]{o.entity}: new fields kept as text columns: {', '.join(o.new_fields)}[/]")
+
+
+def _admin(cfg: settings_module.Settings, base_url: str, action: str, **params: float) -> dict[str, Any]:
+    """Call the simulator's admin door (status, advance)."""
+    root = base_url.split("/wms/lgfapi/")[0].rsplit("/", 1)[0]
+    password = cfg.wms.password.get_secret_value() if cfg.wms.password else ""
+    auth = (cfg.wms.username or "", password)
+    if action == "status":
+        response = httpx.get(f"{root}/_sim/status", auth=auth)
+    else:
+        response = httpx.post(f"{root}/_sim/{action}", params=params, auth=auth, timeout=120)
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _reconcile(cfg: settings_module.Settings, expected: dict[str, int]) -> bool:
+    """Live rows per entity in the warehouse against the simulator's own counts."""
+    from gruponos.warehouse import connect
+
+    warehouse = connect(cfg.warehouse)
+    ok = True
+    try:
+        parts = []
+        for name, want in expected.items():
+            got = sum(1 for r in warehouse.rows(name) if r["_deleted_at"] is None)
+            ok &= got == want
+            parts.append(f"{name} {got:,}/{want:,}" if got != want else f"{name} {got:,}")
+    finally:
+        warehouse.close()
+    colour = "green" if ok else "red"
+    console.print(f"[{colour}]4. reconciled with the WMS ({'all equal' if ok else 'MISMATCH'}):[/] " + ", ".join(parts))
+    return ok
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import pyarrow as pa
 __all__ = [
     "CATALOG",
     "DECIMAL_TYPE",
+    "Check",
     "Column",
     "EntitySpec",
     "Field",
@@ -104,6 +105,24 @@ _ARROW: dict[Kind, pa.DataType] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Check:
+    """A business rule on flattened columns, declared with its entity.
+
+    ``non_negative``: every named column is >= 0 when present.
+    ``not_greater``: ``columns[0] <= columns[1]`` when both are present.
+    """
+
+    kind: Literal["non_negative", "not_greater"]
+    columns: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        if self.kind == "not_greater":
+            return f"{self.columns[0]}_le_{self.columns[1]}"
+        return f"non_negative:{','.join(self.columns)}"
+
+
+@dataclass(frozen=True, slots=True)
 class EntitySpec:
     """One WMS entity: its fields, keys and how it is synced."""
 
@@ -113,6 +132,7 @@ class EntitySpec:
     primary_key: str = "id"
     replication_key: str = "mod_ts"
     description: str = ""
+    checks: tuple[Check, ...] = ()
     _by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -122,6 +142,10 @@ class EntitySpec:
         for required in (self.primary_key, self.replication_key):
             if required not in by_name:
                 raise ValueError(f"entity {self.name}: missing key field {required!r}")
+        columns = {c.name for f in self.fields for c in f.columns()}
+        for check in self.checks:
+            if unknown := set(check.columns) - columns:
+                raise ValueError(f"entity {self.name}: check {check.name} names unknown columns {sorted(unknown)}")
         object.__setattr__(self, "_by_name", by_name)
 
     def field(self, name: str) -> Field:
@@ -236,6 +260,7 @@ ITEM = EntitySpec(
     name="item",
     sync_class=SyncClass.MASTER,
     description="A stock-keeping unit of a company.",
+    checks=(Check("non_negative", ("unit_cost", "std_pack_qty", "std_case_qty")),),
     fields=(
         _id(),
         _fk("company_id", "company", required=True),
@@ -284,6 +309,7 @@ INVENTORY = EntitySpec(
     name="inventory",
     sync_class=SyncClass.MASTER,
     description="Stock on hand: an item's quantity in a location (or container).",
+    checks=(Check("non_negative", ("curr_qty", "orig_qty", "pack_qty", "case_qty")),),
     fields=(
         _id(),
         _fk("facility_id", "facility", required=True),
@@ -305,6 +331,7 @@ ORDER_HDR = EntitySpec(
     name="order_hdr",
     sync_class=SyncClass.OPERATIONAL,
     description="An outbound order header.",
+    checks=(Check("non_negative", ("total_orig_ord_qty",)),),
     fields=(
         _id(),
         _fk("company_id", "company", required=True),
@@ -342,6 +369,7 @@ ORDER_DTL = EntitySpec(
     name="order_dtl",
     sync_class=SyncClass.OPERATIONAL,
     description="An outbound order line.",
+    checks=(Check("non_negative", ("ord_qty", "orig_ord_qty", "alloc_qty", "ordered_uom_qty")),),
     fields=(
         _id(),
         _fk("order_id", "order_hdr", required=True),
@@ -371,6 +399,7 @@ ALLOCATION = EntitySpec(
     name="allocation",
     sync_class=SyncClass.OPERATIONAL,
     description="Inventory allocated to an order line (what to pick, from where, how much).",
+    checks=(Check("non_negative", ("alloc_qty", "packed_qty")), Check("not_greater", ("packed_qty", "alloc_qty"))),
     fields=(
         _id(),
         _d("alloc_qty"),

@@ -2,10 +2,16 @@
 
     Error                      every error gruponos raises on purpose
     ├── SettingsError          a GRUPONOS_* variable is missing or invalid
+    ├── WarehouseError         the warehouse refused or lost a statement
+    │   └── ConcurrentRunError another run of the same entity holds the lock
     └── WmsError               the WMS answered something we cannot use
         ├── WmsAuthError       401/403: credentials or grants are wrong (retry cannot help)
         ├── WmsRequestError    400/405 and other client errors (retry cannot help)
         └── WmsUnavailable     429/5xx/timeouts/garbled bodies, still failing after retries
+
+``SyncError`` is not an exception: it is the value a failed step returns along the railway
+(``IOResult[..., SyncError]``), naming the entity, the step, the window and whether a retry
+can help.
 
 Every ``WmsError`` names the entity, the URL without credentials, the HTTP status and the
 WMS ``reference`` when the API sent one.
@@ -16,8 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ConcurrentRunError",
     "Error",
     "SettingsError",
+    "SyncError",
+    "WarehouseError",
     "WmsAuthError",
     "WmsError",
     "WmsRequestError",
@@ -31,6 +40,39 @@ class Error(Exception):
 
 class SettingsError(Error):
     """A setting is missing or invalid; the message names the variable."""
+
+
+class WarehouseError(Error):
+    """The warehouse refused or lost a statement (the message names entity and step)."""
+
+
+class ConcurrentRunError(WarehouseError):
+    """Another run of the same entity holds its lock; this run did not start."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncError:
+    """Why one entity's sync failed: a value carried along the railway."""
+
+    entity: str
+    step: str  # extract | check | load | finish | lock
+    message: str
+    retryable: bool = False
+    window: str | None = None
+    record_id: int | None = None
+    rule: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.entity}: {self.step} failed"
+        if self.window:
+            where += f" (window {self.window})"
+        extra = []
+        if self.record_id is not None:
+            extra.append(f"record id {self.record_id}")
+        if self.rule:
+            extra.append(f"rule {self.rule}")
+        hint = "a retry may help" if self.retryable else "a retry will not help until the cause is fixed"
+        return f"{where}: {self.message}" + (f" [{', '.join(extra)}]" if extra else "") + f"; {hint}"
 
 
 @dataclass(eq=False)

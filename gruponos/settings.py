@@ -15,7 +15,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gruponos.errors import SettingsError
 
-__all__ = ["LOCAL_PASSWORD", "LOCAL_USERNAME", "Environment", "Settings", "WmsSettings", "load"]
+__all__ = [
+    "LOCAL_PASSWORD",
+    "LOCAL_USERNAME",
+    "Environment",
+    "QualitySettings",
+    "Settings",
+    "WarehouseSettings",
+    "WmsSettings",
+    "load",
+]
 
 ENV_PREFIX = "GRUPONOS_"
 LOCAL_USERNAME = "gruponos"
@@ -71,6 +80,35 @@ class WmsSettings(BaseModel):
         return self
 
 
+class WarehouseSettings(BaseModel):
+    """Where the raw tables live: embedded DuckDB (default), PostgreSQL or Oracle."""
+
+    kind: Literal["duckdb", "postgres", "oracle"] = "duckdb"
+    path: str = "data/gruponos.duckdb"  # DuckDB file (created with its folder)
+    dsn: SecretStr | None = None  # postgresql://… or an Oracle DSN/TNS alias (may hold a password)
+    user: str | None = None  # Oracle user (PostgreSQL: inside the DSN)
+    password: SecretStr | None = None  # Oracle password
+    db_schema: Annotated[str, Field(alias="schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,29}$")] = "wms_raw"
+    merge_batch_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+    pool_max: Annotated[int, Field(ge=1, le=64)] = 4
+    wallet_dir: str | None = None  # Oracle: folder of the Autonomous Database wallet (TCPS)
+
+    model_config = {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.kind != "duckdb" and self.dsn is None:
+            raise ValueError(f"GRUPONOS_WAREHOUSE__DSN must be set when GRUPONOS_WAREHOUSE__KIND={self.kind}")
+        return self
+
+
+class QualitySettings(BaseModel):
+    """The contract's tolerances."""
+
+    max_rejected_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+    drift_policy: Literal["evolve", "freeze"] = "evolve"
+
+
 class Settings(BaseSettings):
     """All of gruponos's settings; ``load()`` reads them from the environment."""
 
@@ -83,6 +121,8 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.LOCAL
     wms: WmsSettings = WmsSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
+    quality: QualitySettings = QualitySettings()
 
     @model_validator(mode="after")
     def _environment_defaults(self) -> Self:
@@ -127,7 +167,8 @@ def load(**overrides: object) -> Settings:
         problems = []
         for err in exc.errors(include_url=False):
             loc = err["loc"]
-            secret = not loc or any(str(p) in {"password", "token"} for p in loc)
-            got = "" if secret or "input" not in err else f" (got {err['input']!r})"
+            secret = not loc or any(str(p) in {"password", "token", "dsn"} for p in loc)
+            value = err.get("input")
+            got = "" if secret or isinstance(value, dict | list) or "input" not in err else f" (got {value!r})"
             problems.append(f"{_variable(loc)}: {err['msg']}{got}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

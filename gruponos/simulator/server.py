@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import base64
+import email.utils
 import hmac
 import itertools
 import math
@@ -86,6 +87,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server: WmsServer
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header tells the tenant's clock, as a real WMS tells its own."""
+        return email.utils.format_datetime(self.server.sim.tenant.now, usegmt=True)
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.sim.verbose:

@@ -250,6 +250,7 @@ class WmsClient:
         self._settings = settings
         self._base_url = _redact(httpx.URL(settings.base_url))
         self._throttle = _Throttle(settings.max_requests_per_s)
+        self._server_date: datetime | None = None
         self._backoff = tenacity.wait_exponential_jitter(
             multiplier=settings.backoff_base_s,
             max=settings.backoff_max_s,
@@ -285,14 +286,17 @@ class WmsClient:
         """Close the pooled connections."""
         self._http.close()
 
-    def ping(self) -> None:
+    def ping(self) -> datetime:
         """Check that the API answers and accepts the credentials (``GET entity/``).
 
+        Returns the WMS's own clock (its ``Date`` header; ours if it sends none), so that
+        sync windows end at the tenant's "now", whatever the skew of this machine's clock.
         Unlike a list, a 404 here is an error: the base URL is wrong.
         """
         found = self._call(None, lambda: ("entity/", None), lambda body: True, None)
         if found is None:
             raise WmsRequestError("the entity API is not at this base URL", url=f"{self._base_url}entity/", status=404)
+        return self._server_date or datetime.now(UTC)
 
     def pages(self, spec: EntitySpec, scan: Scan | None = None, *, stats: ScanStats | None = None) -> Iterator[Page]:
         """Every page of ``spec`` matching ``scan``, ordered by id, each decoded once.
@@ -462,6 +466,11 @@ class WmsClient:
         """Map one response to a value, None (no rows) or the right error."""
         status = response.status_code
         if status == 200:
+            if date := response.headers.get("date"):
+                try:
+                    self._server_date = email.utils.parsedate_to_datetime(date).astimezone(UTC)
+                except (TypeError, ValueError):
+                    pass
             try:
                 return parse(response.content)
             except PageDecodeError as exc:

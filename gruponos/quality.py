@@ -1,0 +1,172 @@
+"""Contracts: split a decoded page into valid rows and quarantined ones, column-wise.
+
+Rules come from the catalog: required fields present, values that could be typed (decode
+nulls what it cannot read and names the rows), strings within their length limits, foreign
+keys well-formed, and each entity's declared checks (non-negative quantities,
+``packed_qty <= alloc_qty``). Schema drift (a field the catalog does not know, a field that
+vanished) is reported; the ``freeze`` policy turns it into a failure, ``evolve`` keeps the
+new fields as nullable text columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from returns.result import Failure, Result, Success
+
+from gruponos.entities import Check, EntitySpec, Kind
+from gruponos.errors import SyncError
+
+__all__ = ["Checked", "DriftPolicy", "Rejection", "check"]
+
+DriftPolicy = Literal["evolve", "freeze"]
+_Flag = Callable[[pa.Array, str, str], None]
+
+
+class Page(Protocol):
+    """What the contract needs of a decoded page (``gruponos.wms.Page`` is one)."""
+
+    @property
+    def batch(self) -> pa.RecordBatch: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def unknown_fields(self) -> frozenset[str]: ...
+    @property
+    def missing_fields(self) -> frozenset[str]: ...
+    @property
+    def invalid_rows(self) -> Mapping[str, tuple[int, ...]]: ...
+    def raw_records(self, rows: list[int]) -> list[bytes]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One quarantined record: which rule it broke and the record as the WMS sent it."""
+
+    record_id: int | None
+    rule: str
+    message: str
+    raw: bytes
+
+
+@dataclass(slots=True)
+class Checked:
+    """A page after the contract: the rows to load, the rows to quarantine, the drift seen."""
+
+    batch: pa.RecordBatch
+    rejections: list[Rejection] = field(default_factory=list)
+    unknown_fields: frozenset[str] = frozenset()
+    missing_fields: frozenset[str] = frozenset()
+    extracted: int = 0
+
+
+def check(spec: EntitySpec, page: Page, *, policy: DriftPolicy = "evolve") -> Result[Checked, SyncError]:
+    """Apply the entity's contract to one page."""
+    if policy == "freeze" and (page.unknown_fields or page.missing_fields):
+        return Failure(
+            SyncError(
+                spec.name,
+                "check",
+                "schema drift with GRUPONOS_QUALITY__DRIFT_POLICY=freeze: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"new fields {sorted(page.unknown_fields)}" if page.unknown_fields else "",
+                        f"vanished fields {sorted(page.missing_fields)}" if page.missing_fields else "",
+                    )
+                    if part
+                ),
+                rule="schema_drift",
+            )
+        )
+    batch = page.batch
+    broken = _violations(spec, batch, page)
+    rejections: list[Rejection] = []
+    if broken:
+        rows = sorted(broken)
+        ids = batch.column("id").to_pylist()
+        for row, raw in zip(rows, page.raw_records(rows), strict=True):
+            rules = broken[row]
+            rejections.append(
+                Rejection(
+                    record_id=ids[row],
+                    rule=rules[0][0],
+                    message=f"{spec.name} id {ids[row]}: " + "; ".join(msg for _, msg in rules),
+                    raw=raw,
+                )
+            )
+        keep = pa.array([i not in broken for i in range(batch.num_rows)])
+        batch = batch.filter(keep)
+    if policy == "evolve" and page.unknown_fields and batch.num_rows:
+        batch = _with_new_fields(batch, page, sorted(page.unknown_fields), broken)
+    return Success(
+        Checked(
+            batch=batch,
+            rejections=rejections,
+            unknown_fields=page.unknown_fields,
+            missing_fields=page.missing_fields,
+            extracted=page.batch.num_rows,
+        )
+    )
+
+
+def _violations(spec: EntitySpec, batch: pa.RecordBatch, page: Page) -> dict[int, list[tuple[str, str]]]:
+    """Row position → [(rule, message)], computed column by column."""
+    broken: dict[int, list[tuple[str, str]]] = {}
+
+    def flag(mask: pa.Array, rule: str, message: str) -> None:
+        mask = pc.fill_null(mask, False)
+        if not pc.any(mask).as_py():
+            return
+        for row in pc.indices_nonzero(mask).to_pylist():
+            broken.setdefault(row, []).append((rule, message))
+
+    for name, rows in page.invalid_rows.items():
+        kind = spec.field(name).kind.value
+        for row in rows:
+            broken.setdefault(row, []).append((f"type:{name}", f"{name} could not be read as {kind}"))
+    for f in spec.fields:
+        if f.kind is Kind.SET:
+            continue
+        cols = f.columns()
+        main = batch.column(cols[0].name)
+        if f.required:
+            flag(pc.is_null(main), f"required:{f.name}", f"{f.name} is required but missing")
+        if f.kind is Kind.STR and f.max_length:
+            too_long = pc.greater(pc.utf8_length(main), f.max_length)
+            flag(too_long, f"max_length:{f.name}", f"{f.name} is longer than {f.max_length} characters")
+        if f.kind is Kind.FK:
+            key = batch.column(cols[1].name)
+            flag(pc.less_equal(main, 0), f"fk:{f.name}", f"{f.name} id is not a positive integer")
+            flag(pc.and_(pc.is_null(main), pc.is_valid(key)), f"fk:{f.name}", f"{f.name} has a key but no id")
+            flag(pc.greater(pc.utf8_length(key), 255), f"fk:{f.name}", f"{f.name} key is longer than 255 characters")
+    for c in spec.checks:
+        _apply(c, batch, flag)
+    return broken
+
+
+def _apply(c: Check, batch: pa.RecordBatch, flag: _Flag) -> None:
+    if c.kind == "non_negative":
+        for name in c.columns:
+            flag(pc.less(batch.column(name), 0), c.name, f"{name} is negative")
+    elif c.kind == "not_greater":
+        left, right = c.columns
+        flag(pc.greater(batch.column(left), batch.column(right)), c.name, f"{left} is greater than {right}")
+
+
+def _with_new_fields(
+    batch: pa.RecordBatch, page: Page, names: list[str], broken: dict[int, list[tuple[str, str]]]
+) -> pa.RecordBatch:
+    """Append fields the catalog does not know as text columns (JSON for objects)."""
+    records = orjson.loads(page.body)["results"]
+    kept = [r for i, r in enumerate(records) if i not in broken]
+    for name in names:
+        values = [r.get(name) for r in kept]
+        text = [None if v is None else v if isinstance(v, str) else orjson.dumps(v).decode() for v in values]
+        batch = batch.append_column(pa.field(name, pa.string()), pa.array(text, type=pa.string()))
+    return batch

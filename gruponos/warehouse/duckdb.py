@@ -1,0 +1,238 @@
+"""The embedded default: a DuckDB file (``GRUPONOS_WAREHOUSE__PATH``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from gruponos.entities import EntitySpec
+from gruponos.errors import ConcurrentRunError, WarehouseError
+from gruponos.quality import Rejection
+from gruponos.warehouse.base import Checkpoint, LoadCounts, RunRecord, SyncState, crash_point, quote
+from gruponos.warehouse.sql import DUCKDB, control_ddl, counts_sql, merge_sql, raw_ddl
+
+__all__ = ["DuckDBWarehouse"]
+
+_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+_STAGES = count(1)
+
+
+class DuckDBWarehouse:
+    """Raw tables, run log and quarantine in one DuckDB file."""
+
+    kind = "duckdb"
+
+    def __init__(self, *, path: str, schema: str = "wms_raw") -> None:
+        self.path = str(Path(path).resolve())
+        self.schema = schema
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = duckdb.connect(self.path)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise ConcurrentRunError(
+                    f"the DuckDB warehouse {self.path} is open in another process (a sync is running?): {exc}"
+                ) from None
+            raise WarehouseError(f"cannot open the DuckDB warehouse {self.path}: {exc}") from None
+        self._db.execute("SET TimeZone = 'UTC'")
+        self._db.execute("SET enable_progress_bar = false")
+        self._db.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        for ddl in control_ddl(DUCKDB, schema):
+            self._db.execute(ddl)
+        self._mutex = threading.RLock()  # one statement sequence at a time on this connection
+
+    def __repr__(self) -> str:
+        return f"DuckDBWarehouse(path={self.path!r}, schema={self.schema!r})"
+
+    def _t(self, name: str) -> str:
+        return f"{quote(self.schema)}.{quote(name)}"
+
+    @contextmanager
+    def lock(self, entity: str) -> Iterator[None]:
+        with _LOCKS_GUARD:
+            lock = _LOCKS.setdefault((self.path, entity), threading.Lock())
+        if not lock.acquire(blocking=False):
+            raise ConcurrentRunError(f"{entity}: another run of this entity is loading into {self.path}")
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def prepare(self, spec: EntitySpec, extra: Sequence[str] = ()) -> list[str]:
+        with self._mutex:
+            self._db.execute(raw_ddl(DUCKDB, self.schema, spec))
+            have = {
+                r[0]
+                for r in self._db.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                    [self.schema, spec.name],
+                ).fetchall()
+            }
+            added = [name for name in extra if name not in have]
+            for name in added:
+                self._db.execute(f"ALTER TABLE {self._t(spec.name)} ADD COLUMN {quote(name)} VARCHAR")
+            return added
+
+    def state(self, entity: str) -> SyncState:
+        with self._mutex:
+            row = self._db.execute(
+                f"SELECT watermark, full_started_at, checkpoint_id FROM {self._t('_sync_state')} WHERE entity = ?",
+                [entity],
+            ).fetchone()
+        return SyncState(*row) if row else SyncState()
+
+    def start_run(self, run: RunRecord) -> None:
+        with self._mutex, self._transaction(run.entity, "start"):
+            self._db.execute(
+                f"UPDATE {self._t('_sync_runs')} SET status = 'abandoned', finished_at = ?, "
+                "error = 'left running by a run that died' WHERE entity = ? AND status = 'running'",
+                [_now(), run.entity],
+            )
+            self._db.execute(
+                f"INSERT INTO {self._t('_sync_runs')} VALUES (?, ?, ?, ?, ?, ?, NULL, 'running', 0, 0, 0, 0, 0, ?, NULL)",
+                [run.run_id, run.entity, run.mode, run.window_start, run.window_end, run.started_at, run.result_count],
+            )
+
+    def load(
+        self,
+        spec: EntitySpec,
+        batch: pa.RecordBatch,
+        rejections: Sequence[Rejection],
+        run: RunRecord,
+        *,
+        seen_at: datetime,
+        checkpoint: Checkpoint | None,
+    ) -> LoadCounts:
+        counts = LoadCounts(rejected=len(rejections))
+        stage = f"_stage_{next(_STAGES)}"
+        with self._mutex, self._transaction(spec.name, "load"):
+            if batch.num_rows:
+                self._db.register(f"{stage}_in", pa.Table.from_batches([batch]))
+                try:
+                    self._db.execute(
+                        f"CREATE TEMP TABLE {stage} AS SELECT * FROM {stage}_in "
+                        f"QUALIFY row_number() OVER (PARTITION BY {quote(spec.primary_key)} "
+                        f"ORDER BY {quote(spec.replication_key)} DESC) = 1"
+                    )
+                finally:
+                    self._db.unregister(f"{stage}_in")
+                crash_point("before_merge")
+                new, newer = self._db.execute(counts_sql(self.schema, spec, stage)).fetchone() or (0, 0)
+                now = _now()
+                self._db.execute(
+                    merge_sql(DUCKDB, self.schema, spec, batch.schema.names, stage),
+                    [now, run.run_id, seen_at, seen_at, now, run.run_id, seen_at],
+                )
+                self._db.execute(f"DROP TABLE {stage}")
+                counts.inserted, counts.updated = int(new), int(newer)
+                counts.unchanged = batch.num_rows - counts.inserted - counts.updated
+                crash_point("during_merge")
+            if rejections:
+                self._db.executemany(
+                    f"INSERT INTO {self._t('_rejected')} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        [run.run_id, spec.name, r.record_id, r.rule, r.message, r.raw.decode(), _now()]
+                        for r in rejections
+                    ],
+                )
+            self._db.execute(
+                f"UPDATE {self._t('_sync_runs')} SET extracted = extracted + ?, rejected = rejected + ?, "
+                "inserted = inserted + ?, updated = updated + ? WHERE run_id = ? AND entity = ?",
+                [
+                    batch.num_rows + len(rejections),
+                    len(rejections),
+                    counts.inserted,
+                    counts.updated,
+                    run.run_id,
+                    spec.name,
+                ],
+            )
+            if checkpoint is not None:
+                self._upsert_state(spec.name, run.run_id, full_started_at=checkpoint.full_started_at,
+                                   checkpoint_id=checkpoint.last_id)  # fmt: skip
+        crash_point("after_merge")
+        return counts
+
+    def finish(
+        self, spec: EntitySpec, run: RunRecord, *, watermark: datetime | None, deleted_before: datetime | None
+    ) -> int:
+        deleted = 0
+        with self._mutex, self._transaction(spec.name, "finish"):
+            if deleted_before is not None:
+                row = self._db.execute(
+                    f"UPDATE {self._t(spec.name)} SET _deleted_at = ? WHERE _seen_at < ? AND _deleted_at IS NULL "
+                    "RETURNING 1",
+                    [_now(), deleted_before],
+                ).fetchall()
+                deleted = len(row)
+            if watermark is not None:
+                self._upsert_state(spec.name, run.run_id, watermark=watermark, full_started_at=None, checkpoint_id=None)
+            self._db.execute(
+                f"UPDATE {self._t('_sync_runs')} SET status = 'ok', finished_at = ?, deleted = ?, result_count = ? "
+                "WHERE run_id = ? AND entity = ?",
+                [_now(), deleted, run.result_count, run.run_id, spec.name],
+            )
+        return deleted
+
+    def fail(self, run: RunRecord, error: str) -> None:
+        with self._mutex, self._transaction(run.entity, "fail"):
+            self._db.execute(
+                f"UPDATE {self._t('_sync_runs')} SET status = 'failed', finished_at = ?, error = ?, result_count = ? "
+                "WHERE run_id = ? AND entity = ?",
+                [_now(), error[:4000], run.result_count, run.run_id, run.entity],
+            )
+
+    def rows(self, entity: str) -> Iterator[dict[str, Any]]:
+        with self._mutex:
+            cur = self._db.execute(f"SELECT * FROM {self._t(entity)} ORDER BY id")
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        return (dict(zip(names, r, strict=True)) for r in rows)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query (status, tests)."""
+        with self._mutex:
+            return self._db.execute(sql, list(params)).fetchall()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- internals ------------------------------------------------------------------
+
+    def _upsert_state(self, entity: str, run_id: str, **values: Any) -> None:
+        cols = ", ".join(values)
+        binds = ", ".join("?" for _ in values)
+        sets = ", ".join(f"{k} = excluded.{k}" for k in values)
+        self._db.execute(
+            f"INSERT INTO {self._t('_sync_state')} (entity, last_run_id, updated_at, {cols}) VALUES (?, ?, ?, {binds}) "
+            f"ON CONFLICT (entity) DO UPDATE SET last_run_id = excluded.last_run_id, updated_at = excluded.updated_at, "
+            f"{sets}",
+            [entity, run_id, _now(), *values.values()],
+        )
+
+    @contextmanager
+    def _transaction(self, entity: str, step: str) -> Iterator[None]:
+        self._db.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except duckdb.Error as exc:
+            self._db.execute("ROLLBACK")
+            raise WarehouseError(f"{entity}: {step} failed in DuckDB {self.path}: {exc}") from exc
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
