@@ -195,8 +195,10 @@ def _run_sync(cfg: settings_module.Settings, mode: str, names: list[str]) -> lis
 def _unwrap(result: IOResult[EntityReport, SyncError]) -> EntityReport | SyncError:
     """The edge of the railway: the report, or the error as a value to print."""
     if isinstance(result, IOFailure):
-        return unsafe_perform_io(result.failure())
-    return unsafe_perform_io(result.unwrap())
+        error: SyncError = unsafe_perform_io(result.failure())
+        return error
+    report: EntityReport = unsafe_perform_io(result.unwrap())
+    return report
 
 
 def _print_reports(title: str, outcomes: list[EntityReport | SyncError]) -> None:

@@ -424,6 +424,21 @@ class Tenant:
                 self._notify(name, ids)
             return changes
 
+    def set_values(self, entity: str, ids: Iterable[int], values: dict[str, Any]) -> None:
+        """Overwrite columns of some rows (tests use it to plant bad data); values are bound."""
+        spec = CATALOG[entity]
+        names = list(values)
+        for name in names:
+            if not spec.has(name) and not name.startswith("_k_"):
+                raise KeyError(f"entity {entity} has no field {name!r}")
+        sets = ", ".join(f"{name} = ?" for name in names)
+        ids = sorted(set(ids))
+        with self.lock:
+            self.db.execute(
+                f"update {entity} set {sets} where id in (select unnest(?::bigint[]))", [*values.values(), ids]
+            )
+            self._notify(entity, ids)
+
     def delete(self, entity: str, ids: Iterable[int]) -> list[int]:
         """Physically delete rows (the real API never announces deletes)."""
         ids = sorted(set(ids))
