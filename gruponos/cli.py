@@ -19,6 +19,7 @@ import typer
 from returns.io import IOFailure, IOResult
 from returns.unsafe import unsafe_perform_io
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -34,7 +35,7 @@ simulator_app = typer.Typer(help="The bundled Oracle WMS simulator.", no_args_is
 app.add_typer(simulator_app, name="simulator")
 
 console = Console(width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @simulator_app.command("serve")
@@ -61,7 +62,7 @@ def simulator_serve(
     try:
         fault_cfg = Faults.from_dict(orjson.loads(faults)) if faults else Faults()
     except (ValueError, TypeError) as exc:
-        err_console.print(f"[red]--faults: {exc}[/red]")
+        err_console.print(f"[red]--faults: {escape(str(exc))}[/red]")
         raise typer.Exit(2) from None
     sim = Simulator(
         scale=scale,
@@ -103,7 +104,7 @@ def sync(
 ) -> None:
     """One sync of the configured environment (GRUPONOS_* variables); exit 1 if an entity failed."""
     if mode not in ("full", "incremental"):
-        err_console.print(f"[red]mode must be 'full' or 'incremental', not {mode!r}[/red]")
+        err_console.print(f"[red]mode must be 'full' or 'incremental', not {escape(repr(mode))}[/red]")
         raise typer.Exit(2)
     cfg = settings_module.load()
     names = _entities(entities)
@@ -153,7 +154,7 @@ def _entities(names: list[str] | None) -> list[str]:
         try:
             entity(name)
         except KeyError as exc:
-            err_console.print(f"[red]{exc.args[0]}[/red]")
+            err_console.print(f"[red]{escape(str(exc.args[0]))}[/red]")
             raise typer.Exit(2) from None
     return chosen
 
@@ -230,9 +231,11 @@ def _print_reports(title: str, outcomes: list[EntityReport | SyncError]) -> None
     console.print(table)
     for o in outcomes:
         if isinstance(o, SyncError):
-            err_console.print(f"[red]error:[/red] {o}")
+            err_console.print(f"[red]error:[/red] {escape(str(o))}")
         elif o.new_fields:
-            err_console.print(f"[yellow]{o.entity}: new fields kept as text columns: {', '.join(o.new_fields)}[/]")
+            err_console.print(
+                f"[yellow]{o.entity}: new fields kept as text columns: {escape(', '.join(o.new_fields))}[/]"
+            )
 
 
 def _admin(cfg: settings_module.Settings, base_url: str, action: str, **params: float) -> dict[str, Any]:
@@ -272,7 +275,7 @@ def main() -> None:
     try:
         app()
     except Error as exc:  # our own errors: a clear message, no traceback
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(1)
 
 

@@ -83,8 +83,9 @@ class _Plan:
     run: RunRecord
     window: Window | None
     after_id: int | None
-    seen_at: datetime  # this full sync's generation start, or the run's start
-    generation: datetime | None  # full syncs only
+    seen: str  # stamped on every row this run loads: the full-sync generation, or the run id
+    generation: datetime | None  # full syncs only: when the generation started
+    generation_id: str | None
     watermark_before: datetime | None
     started: float
     new_fields: set[str] = field(default_factory=set)
@@ -120,16 +121,17 @@ def _plan(spec: EntitySpec, mode: Mode, ctx: Context) -> IOResult[_Plan, SyncErr
     window: Window | None = None
     after_id: int | None = None
     generation: datetime | None = None
+    generation_id: str | None = None
+    # a pending full sync's generation also stamps what other runs load meanwhile
+    seen = state.full_run_id or ctx.run_id
     if mode == "incremental":
         overlap = timedelta(minutes=ctx.settings.wms.overlap_minutes)
         window = Window.since(state.watermark, until=now, overlap=overlap)
-        seen_at = now
-    elif state.full_started_at is not None:  # an unfinished full sync: resume after its checkpoint
-        generation, after_id = state.full_started_at, state.checkpoint_id
-        seen_at = generation
+    elif state.full_started_at is not None and state.full_run_id:  # unfinished: resume after its checkpoint
+        generation, generation_id, after_id = state.full_started_at, state.full_run_id, state.checkpoint_id
         log.info("%s: resuming the full sync of %s after id %s", spec.name, generation, after_id)
     else:
-        generation = seen_at = now
+        generation, generation_id, seen = now, ctx.run_id, ctx.run_id
     run = RunRecord(
         run_id=ctx.run_id,
         entity=spec.name,
@@ -142,7 +144,7 @@ def _plan(spec: EntitySpec, mode: Mode, ctx: Context) -> IOResult[_Plan, SyncErr
         ctx.warehouse.start_run(run)
     except WarehouseError as exc:
         return IOFailure(SyncError(spec.name, "load", str(exc), retryable=True))
-    plan = _Plan(spec, run, window, after_id, seen_at, generation, state.watermark, time.perf_counter())
+    plan = _Plan(spec, run, window, after_id, seen, generation, generation_id, state.watermark, time.perf_counter())
     return IOSuccess(plan)
 
 
@@ -214,8 +216,10 @@ def _load(
         batch = table.combine_chunks().to_batches()[0] if table.num_rows else batches[0].slice(0, 0)
     else:
         batch = pa.RecordBatch.from_pylist([], schema=spec.schema)
-    checkpoint = Checkpoint(plan.generation, resume_after) if plan.generation is not None else None
-    counts = ctx.warehouse.load(spec, batch, rejected, plan.run, seen_at=plan.seen_at, checkpoint=checkpoint)
+    checkpoint = None
+    if plan.generation is not None and plan.generation_id is not None:
+        checkpoint = Checkpoint(plan.generation, resume_after, plan.generation_id)
+    counts = ctx.warehouse.load(spec, batch, rejected, plan.run, seen=plan.seen, checkpoint=checkpoint)
     plan.run.inserted += counts.inserted
     plan.run.updated += counts.updated
 
@@ -225,7 +229,7 @@ def _finish(ctx: Context, plan: _Plan) -> IOResult[EntityReport, SyncError]:
     run, spec = plan.run, plan.spec
     watermark = plan.window.end if plan.window is not None else plan.generation
     try:
-        run.deleted = ctx.warehouse.finish(spec, run, watermark=watermark, deleted_before=plan.generation)
+        run.deleted = ctx.warehouse.finish(spec, run, watermark=watermark, unseen_by=plan.generation_id)
     except WarehouseError as exc:
         return _failed(ctx, plan, SyncError(spec.name, "finish", str(exc), True, _window(plan)))
     return IOSuccess(

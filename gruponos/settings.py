@@ -92,6 +92,7 @@ class WarehouseSettings(BaseModel):
     merge_batch_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
     pool_max: Annotated[int, Field(ge=1, le=64)] = 4
     wallet_dir: str | None = None  # Oracle: folder of the Autonomous Database wallet (TCPS)
+    wallet_password: SecretStr | None = None  # Oracle: the wallet's password (thin mode needs it)
 
     model_config = {"populate_by_name": True}
 
@@ -167,7 +168,7 @@ def load(**overrides: object) -> Settings:
         problems = []
         for err in exc.errors(include_url=False):
             loc = err["loc"]
-            secret = not loc or any(str(p) in {"password", "token", "dsn"} for p in loc)
+            secret = not loc or any(str(p) in {"password", "token", "dsn", "wallet_password"} for p in loc)
             value = err.get("input")
             got = "" if secret or isinstance(value, dict | list) or "input" not in err else f" (got {value!r})"
             problems.append(f"{_variable(loc)}: {err['msg']}{got}")

@@ -90,9 +90,14 @@ class DocumentStore:
         self._sql = {name: record_sql(spec, base_url, offset) for name, spec in CATALOG.items()}
         self._off: dict[str, array[int]] = {}
         self._len: dict[str, array[int]] = {}
+        # A row changed while a render of it was in flight must not get the stale rendering:
+        # invalidations are numbered, and a render keeps only rows not invalidated since it began.
+        self._epoch = 0
+        self._changed: dict[str, dict[int, int]] = {}
         for name in CATALOG:
             self._off[name] = array("q")
             self._len[name] = array("l")
+            self._changed[name] = {}
         tenant.on_change(self.invalidate)
 
     def close(self) -> None:
@@ -104,9 +109,11 @@ class DocumentStore:
 
     def invalidate(self, entity: str, ids: Iterable[int]) -> None:
         """Forget the rendering of changed or deleted rows."""
-        off = self._off[entity]
+        off, changed = self._off[entity], self._changed[entity]
         with self._lock:
+            self._epoch += 1
             for i in ids:
+                changed[i] = self._epoch
                 if i < len(off):
                     off[i] = _MISSING
 
@@ -124,6 +131,8 @@ class DocumentStore:
         hi: int | None = None,
     ) -> int:
         """Render rows (by ids, or an id range) into the file; returns how many."""
+        with self._lock:
+            began = self._epoch
         sql = self._sql[entity]
         params: list[object] = []
         if ids is not None:
@@ -148,9 +157,11 @@ class DocumentStore:
                 off.extend([_MISSING] * grow)
                 ln.extend([0] * grow)
             pos = start
+            changed = self._changed[entity]
             for (i, _), d in zip(rows, docs, strict=True):
-                off[i] = pos
-                ln[i] = len(d)
+                if changed.get(i, 0) <= began:  # else: changed mid-render, render it again later
+                    off[i] = pos
+                    ln[i] = len(d)
                 pos += len(d)
         return len(rows)
 

@@ -8,7 +8,7 @@ One run of one entity, as the pipeline drives it::
         wh.start_run(run)                      # run log row: running
         for batch, rejections in …:
             wh.load(spec, batch, rejections, run, checkpoint)   # ONE transaction each
-        wh.finish(spec, run, watermark=…, deleted_before=…)     # ONE transaction
+        wh.finish(spec, run, watermark=…, unseen_by=…)          # ONE transaction
 
 ``load`` stages the batch, MERGEs it where the incoming ``mod_ts`` is newer or equal,
 quarantines rejected rows, adds the counts to the run log and moves the full-sync
@@ -49,7 +49,7 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 META_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("_loaded_at", pa.timestamp("us", tz="UTC")),
     ("_run_id", pa.string()),
-    ("_seen_at", pa.timestamp("us", tz="UTC")),
+    ("_seen_run", pa.string()),  # the full-sync generation (or run) that last saw the row
     ("_deleted_at", pa.timestamp("us", tz="UTC")),
 )
 
@@ -73,8 +73,9 @@ class SyncState:
     """What the warehouse remembers of an entity between runs."""
 
     watermark: datetime | None = None  # every change before it is loaded (incremental)
-    full_started_at: datetime | None = None  # an unfinished full sync: its start…
-    checkpoint_id: int | None = None  # …and the id up to which it committed
+    full_started_at: datetime | None = None  # an unfinished full sync: its start,
+    checkpoint_id: int | None = None  # the id up to which it committed,
+    full_run_id: str | None = None  # and its generation id (stamped on every row it saw)
 
 
 @dataclass(slots=True)
@@ -103,6 +104,7 @@ class Checkpoint:
 
     full_started_at: datetime
     last_id: int | None
+    generation: str
 
 
 @dataclass(slots=True)
@@ -142,16 +144,15 @@ class Warehouse(Protocol):
         rejections: Sequence[Rejection],
         run: RunRecord,
         *,
-        seen_at: datetime,
+        seen: str,
         checkpoint: Checkpoint | None,
     ) -> LoadCounts:
         """Stage + MERGE + quarantine + run-log counts + checkpoint, in one transaction."""
         ...
 
-    def finish(
-        self, spec: EntitySpec, run: RunRecord, *, watermark: datetime | None, deleted_before: datetime | None
-    ) -> int:
-        """Mark unseen rows deleted (full), set the watermark, close the run log: one transaction."""
+    def finish(self, spec: EntitySpec, run: RunRecord, *, watermark: datetime | None, unseen_by: str | None) -> int:
+        """Mark rows generation ``unseen_by`` did not see as deleted (full), set the watermark,
+        close the run log: one transaction."""
         ...
 
     def fail(self, run: RunRecord, error: str) -> None:

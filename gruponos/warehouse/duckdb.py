@@ -85,7 +85,8 @@ class DuckDBWarehouse:
     def state(self, entity: str) -> SyncState:
         with self._mutex:
             row = self._db.execute(
-                f"SELECT watermark, full_started_at, checkpoint_id FROM {self._t('_sync_state')} WHERE entity = ?",
+                "SELECT watermark, full_started_at, checkpoint_id, full_run_id "
+                f"FROM {self._t('_sync_state')} WHERE entity = ?",
                 [entity],
             ).fetchone()
         return SyncState(*row) if row else SyncState()
@@ -98,7 +99,8 @@ class DuckDBWarehouse:
                 [_now(), run.entity],
             )
             self._db.execute(
-                f"INSERT INTO {self._t('_sync_runs')} VALUES (?, ?, ?, ?, ?, ?, NULL, 'running', 0, 0, 0, 0, 0, ?, NULL)",
+                f"INSERT INTO {self._t('_sync_runs')} "
+                "VALUES (?, ?, ?, ?, ?, ?, NULL, 'running', 0, 0, 0, 0, 0, ?, NULL)",
                 [run.run_id, run.entity, run.mode, run.window_start, run.window_end, run.started_at, run.result_count],
             )
 
@@ -109,7 +111,7 @@ class DuckDBWarehouse:
         rejections: Sequence[Rejection],
         run: RunRecord,
         *,
-        seen_at: datetime,
+        seen: str,
         checkpoint: Checkpoint | None,
     ) -> LoadCounts:
         counts = LoadCounts(rejected=len(rejections))
@@ -130,7 +132,7 @@ class DuckDBWarehouse:
                 now = _now()
                 self._db.execute(
                     merge_sql(DUCKDB, self.schema, spec, batch.schema.names, stage),
-                    [now, run.run_id, seen_at, seen_at, now, run.run_id, seen_at],
+                    [now, run.run_id, seen, seen, now, run.run_id, seen],
                 )
                 self._db.execute(f"DROP TABLE {stage}")
                 counts.inserted, counts.updated = int(new), int(newer)
@@ -157,25 +159,29 @@ class DuckDBWarehouse:
                 ],
             )
             if checkpoint is not None:
-                self._upsert_state(spec.name, run.run_id, full_started_at=checkpoint.full_started_at,
-                                   checkpoint_id=checkpoint.last_id)  # fmt: skip
+                self._upsert_state(
+                    spec.name,
+                    run.run_id,
+                    full_started_at=checkpoint.full_started_at,
+                    checkpoint_id=checkpoint.last_id,
+                    full_run_id=checkpoint.generation,
+                )  # fmt: skip
         crash_point("after_merge")
         return counts
 
-    def finish(
-        self, spec: EntitySpec, run: RunRecord, *, watermark: datetime | None, deleted_before: datetime | None
-    ) -> int:
+    def finish(self, spec: EntitySpec, run: RunRecord, *, watermark: datetime | None, unseen_by: str | None) -> int:
         deleted = 0
         with self._mutex, self._transaction(spec.name, "finish"):
-            if deleted_before is not None:
+            if unseen_by is not None:
                 row = self._db.execute(
-                    f"UPDATE {self._t(spec.name)} SET _deleted_at = ? WHERE _seen_at < ? AND _deleted_at IS NULL "
-                    "RETURNING 1",
-                    [_now(), deleted_before],
+                    f"UPDATE {self._t(spec.name)} SET _deleted_at = ? "
+                    "WHERE _seen_run IS DISTINCT FROM ? AND _deleted_at IS NULL RETURNING 1",
+                    [_now(), unseen_by],
                 ).fetchall()
                 deleted = len(row)
             if watermark is not None:
-                self._upsert_state(spec.name, run.run_id, watermark=watermark, full_started_at=None, checkpoint_id=None)
+                done = {"full_started_at": None, "checkpoint_id": None, "full_run_id": None} if unseen_by else {}
+                self._upsert_state(spec.name, run.run_id, watermark=watermark, **done)
             self._db.execute(
                 f"UPDATE {self._t('_sync_runs')} SET status = 'ok', finished_at = ?, deleted = ?, result_count = ? "
                 "WHERE run_id = ? AND entity = ?",

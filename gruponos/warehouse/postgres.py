@@ -96,7 +96,8 @@ class PostgresWarehouse:
     def state(self, entity: str) -> SyncState:
         with self._mutex, self._transaction(entity, "state") as cur:
             cur.execute(
-                f"SELECT watermark, full_started_at, checkpoint_id FROM {self._t('_sync_state')} WHERE entity = %s",
+                "SELECT watermark, full_started_at, checkpoint_id, full_run_id "
+                f"FROM {self._t('_sync_state')} WHERE entity = %s",
                 [entity],
             )
             row = cur.fetchone()
@@ -122,7 +123,7 @@ class PostgresWarehouse:
         rejections: Sequence[Rejection],
         run: RunRecord,
         *,
-        seen_at: datetime,
+        seen: str,
         checkpoint: Checkpoint | None,
     ) -> LoadCounts:
         counts = LoadCounts(rejected=len(rejections))
@@ -147,7 +148,7 @@ class PostgresWarehouse:
                 now = _now()
                 cur.execute(
                     merge_sql(POSTGRES, self.schema, spec, batch.schema.names, dedup),
-                    [now, run.run_id, seen_at, seen_at, now, run.run_id, seen_at],
+                    [now, run.run_id, seen, seen, now, run.run_id, seen],
                 )
                 counts.inserted, counts.updated = int(new), int(newer)
                 counts.unchanged = batch.num_rows - counts.inserted - counts.updated
@@ -179,25 +180,24 @@ class PostgresWarehouse:
                     run.run_id,
                     full_started_at=checkpoint.full_started_at,
                     checkpoint_id=checkpoint.last_id,
+                    full_run_id=checkpoint.generation,
                 )
         crash_point("after_merge")
         return counts
 
-    def finish(
-        self, spec: EntitySpec, run: RunRecord, *, watermark: datetime | None, deleted_before: datetime | None
-    ) -> int:
+    def finish(self, spec: EntitySpec, run: RunRecord, *, watermark: datetime | None, unseen_by: str | None) -> int:
         deleted = 0
         with self._mutex, self._transaction(spec.name, "finish") as cur:
-            if deleted_before is not None:
+            if unseen_by is not None:
                 cur.execute(
-                    f"UPDATE {self._t(spec.name)} SET _deleted_at = %s WHERE _seen_at < %s AND _deleted_at IS NULL",
-                    [_now(), deleted_before],
+                    f"UPDATE {self._t(spec.name)} SET _deleted_at = %s "
+                    "WHERE _seen_run IS DISTINCT FROM %s AND _deleted_at IS NULL",
+                    [_now(), unseen_by],
                 )
                 deleted = cur.rowcount
             if watermark is not None:
-                self._upsert_state(
-                    cur, spec.name, run.run_id, watermark=watermark, full_started_at=None, checkpoint_id=None
-                )
+                done = {"full_started_at": None, "checkpoint_id": None, "full_run_id": None} if unseen_by else {}
+                self._upsert_state(cur, spec.name, run.run_id, watermark=watermark, **done)
             cur.execute(
                 f"UPDATE {self._t('_sync_runs')} SET status = 'ok', finished_at = %s, deleted = %s, result_count = %s "
                 "WHERE run_id = %s AND entity = %s",

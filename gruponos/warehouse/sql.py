@@ -65,7 +65,7 @@ def control_ddl(d: Dialect, schema: str) -> list[str]:
     ts, text, big = d.type(pa.timestamp("us", tz="UTC")), d.type(pa.string()), d.type(pa.int64())
     return [
         f"CREATE TABLE IF NOT EXISTS {s}.{quote('_sync_state')} (entity {text} PRIMARY KEY, watermark {ts}, "
-        f"full_started_at {ts}, checkpoint_id {big}, last_run_id {text}, updated_at {ts})",
+        f"full_started_at {ts}, checkpoint_id {big}, full_run_id {text}, last_run_id {text}, updated_at {ts})",
         f"CREATE TABLE IF NOT EXISTS {s}.{quote('_sync_runs')} (run_id {text} NOT NULL, entity {text} NOT NULL, "
         f"mode {text} NOT NULL, window_start {ts}, window_end {ts}, started_at {ts} NOT NULL, finished_at {ts}, "
         f"status {text} NOT NULL, extracted {big} NOT NULL, rejected {big} NOT NULL, inserted {big} NOT NULL, "
@@ -79,20 +79,20 @@ def control_ddl(d: Dialect, schema: str) -> list[str]:
 def merge_sql(d: Dialect, schema: str, spec: EntitySpec, columns: Sequence[str], stage: str) -> str:
     """MERGE the staged rows: update where incoming ``mod_ts`` >= stored, insert new ids.
 
-    Binds, in order: ``_loaded_at``, ``_run_id``, ``_seen_at`` (update), ``_seen_at``
-    (seen-only), then ``_loaded_at``, ``_run_id``, ``_seen_at`` (insert).
+    Binds, in order: ``_loaded_at``, ``_run_id``, ``_seen_run`` (update), ``_seen_run``
+    (seen-only), then ``_loaded_at``, ``_run_id``, ``_seen_run`` (insert).
     """
     b = d.bind
     pk, rk = quote(spec.primary_key), quote(spec.replication_key)
     data = [quote(c) for c in columns]
-    meta = [quote("_loaded_at"), quote("_run_id"), quote("_seen_at")]
+    meta = [quote("_loaded_at"), quote("_run_id"), quote("_seen_run")]
     sets = ", ".join(f"{c} = s.{c}" for c in data if c != pk)
     target = f"{quote(schema)}.{quote(spec.name)}"
     return (
         f"MERGE INTO {target} AS t USING {stage} AS s ON t.{pk} = s.{pk}\n"
         f"WHEN MATCHED AND s.{rk} >= t.{rk} THEN UPDATE SET {sets}, "
-        f'"_loaded_at" = {b}, "_run_id" = {b}, "_seen_at" = {b}, "_deleted_at" = NULL\n'
-        f'WHEN MATCHED THEN UPDATE SET "_seen_at" = {b}, "_deleted_at" = NULL\n'
+        f'"_loaded_at" = {b}, "_run_id" = {b}, "_seen_run" = {b}, "_deleted_at" = NULL\n'
+        f'WHEN MATCHED THEN UPDATE SET "_seen_run" = {b}, "_deleted_at" = NULL\n'
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(data + meta)}) "
         f"VALUES ({', '.join([f's.{c}' for c in data] + [b, b, b])})"
     )

@@ -18,6 +18,7 @@ other 4xx ``WmsRequestError`` at once; a list answering 404 is a list with no ro
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import threading
@@ -467,10 +468,8 @@ class WmsClient:
         status = response.status_code
         if status == 200:
             if date := response.headers.get("date"):
-                try:
+                with contextlib.suppress(TypeError, ValueError):
                     self._server_date = email.utils.parsedate_to_datetime(date).astimezone(UTC)
-                except (TypeError, ValueError):
-                    pass
             try:
                 return parse(response.content)
             except PageDecodeError as exc:
