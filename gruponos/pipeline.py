@@ -29,7 +29,7 @@ from gruponos.errors import ConcurrentRunError, SyncError, WarehouseError, WmsEr
 from gruponos.quality import Checked, Rejection, check
 from gruponos.settings import Settings
 from gruponos.warehouse import Checkpoint, RunRecord, Warehouse
-from gruponos.wms import Window, WmsClient, extract
+from gruponos.wms import Page, Window, WmsClient, extract
 
 __all__ = ["Context", "EntityReport", "Mode", "sync_entity"]
 
@@ -152,35 +152,21 @@ def _transfer(ctx: Context, plan: _Plan) -> IOResult[_Plan, SyncError]:
     """Extract page by page, check each, load in batches of ``merge_batch_rows``."""
     spec, run = plan.spec, plan.run
     limit = ctx.settings.warehouse.merge_batch_rows
-    policy = ctx.settings.quality.drift_policy
-    buffered: list[pa.RecordBatch] = []
-    rejected: list[Rejection] = []
+    buffered: list[Page] = []
     rows = 0
     extraction = extract(spec, ctx.wms, window=plan.window, after_id=plan.after_id)
     try:
         for page in extraction.pages():
-            checked = check(spec, page, policy=policy)
-            if isinstance(checked, Failure):
-                return _failed(ctx, plan, checked.failure())
-            part: Checked = checked.unwrap()
-            if part.unknown_fields - plan.new_fields:
-                plan.new_fields |= part.unknown_fields
-                ctx.warehouse.prepare(spec, sorted(plan.new_fields))
-            plan.missing_fields |= part.missing_fields
-            buffered.append(part.batch)
-            rejected += part.rejections
-            if part.rejections and plan.first_rejection is None:
-                plan.first_rejection = part.rejections[0]
-            rows += part.batch.num_rows
-            run.extracted += part.extracted
-            run.rejected += len(part.rejections)
+            buffered.append(page)
+            rows += page.batch.num_rows
             if ctx.progress:
-                ctx.progress(spec.name, run.extracted)
+                ctx.progress(spec.name, run.extracted + rows)
             if rows >= limit:
-                _load(ctx, plan, buffered, rejected, extraction.resume_after)
-                buffered, rejected, rows = [], [], 0
-        if buffered or rejected:
-            _load(ctx, plan, buffered, rejected, extraction.resume_after)
+                if (failure := _check_and_load(ctx, plan, buffered, extraction.resume_after)) is not None:
+                    return _failed(ctx, plan, failure)
+                buffered, rows = [], 0
+        if buffered and (failure := _check_and_load(ctx, plan, buffered, extraction.resume_after)) is not None:
+            return _failed(ctx, plan, failure)
     except WmsError as exc:
         return _failed(ctx, plan, SyncError(spec.name, "extract", str(exc), exc.retryable, _window(plan)))
     except WarehouseError as exc:
@@ -207,15 +193,30 @@ def _transfer(ctx: Context, plan: _Plan) -> IOResult[_Plan, SyncError]:
     return IOSuccess(plan)
 
 
+def _check_and_load(ctx: Context, plan: _Plan, pages: list[Page], resume_after: int | None) -> SyncError | None:
+    """The contract over the buffered pages, then one load transaction."""
+    spec, run = plan.spec, plan.run
+    checked = check(spec, pages, policy=ctx.settings.quality.drift_policy)
+    if isinstance(checked, Failure):
+        error: SyncError = checked.failure()
+        return error
+    part: Checked = checked.unwrap()
+    if part.unknown_fields - plan.new_fields:
+        plan.new_fields |= part.unknown_fields
+        ctx.warehouse.prepare(spec, sorted(plan.new_fields))
+    plan.missing_fields |= part.missing_fields
+    if part.rejections and plan.first_rejection is None:
+        plan.first_rejection = part.rejections[0]
+    run.extracted += part.extracted
+    run.rejected += len(part.rejections)
+    _load(ctx, plan, part.batch, part.rejections, resume_after)
+    return None
+
+
 def _load(
-    ctx: Context, plan: _Plan, batches: list[pa.RecordBatch], rejected: list[Rejection], resume_after: int | None
+    ctx: Context, plan: _Plan, batch: pa.RecordBatch, rejected: list[Rejection], resume_after: int | None
 ) -> None:
     spec = plan.spec
-    if batches:
-        table = pa.concat_tables([pa.Table.from_batches([b]) for b in batches], promote_options="default")
-        batch = table.combine_chunks().to_batches()[0] if table.num_rows else batches[0].slice(0, 0)
-    else:
-        batch = pa.RecordBatch.from_pylist([], schema=spec.schema)
     checkpoint = None
     if plan.generation is not None and plan.generation_id is not None:
         checkpoint = Checkpoint(plan.generation, resume_after, plan.generation_id)

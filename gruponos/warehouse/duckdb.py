@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gruponos.entities import EntitySpec
 from gruponos.errors import ConcurrentRunError, WarehouseError
@@ -45,6 +46,8 @@ class DuckDBWarehouse:
             raise WarehouseError(f"cannot open the DuckDB warehouse {self.path}: {exc}") from None
         self._db.execute("SET TimeZone = 'UTC'")
         self._db.execute("SET enable_progress_bar = false")
+        # checkpoint now and then, not after every batch's commit (the WAL keeps them durable)
+        self._db.execute("SET checkpoint_threshold = '256MB'")
         self._db.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
         for ddl in control_ddl(DUCKDB, schema):
             self._db.execute(ddl)
@@ -118,23 +121,24 @@ class DuckDBWarehouse:
         stage = f"_stage_{next(_STAGES)}"
         with self._mutex, self._transaction(spec.name, "load"):
             if batch.num_rows:
-                self._db.register(f"{stage}_in", pa.Table.from_batches([batch]))
+                table = pa.Table.from_batches([batch])
+                self._db.register(stage, table)
                 try:
+                    source = stage
+                    if pc.count_distinct(batch.column(spec.primary_key)).as_py() < batch.num_rows:
+                        source = (
+                            f"(SELECT * FROM {stage} QUALIFY row_number() OVER (PARTITION BY "
+                            f"{quote(spec.primary_key)} ORDER BY {quote(spec.replication_key)} DESC) = 1)"
+                        )
+                    crash_point("before_merge")
+                    new, newer = self._db.execute(counts_sql(self.schema, spec, source)).fetchone() or (0, 0)
+                    now = _now()
                     self._db.execute(
-                        f"CREATE TEMP TABLE {stage} AS SELECT * FROM {stage}_in "
-                        f"QUALIFY row_number() OVER (PARTITION BY {quote(spec.primary_key)} "
-                        f"ORDER BY {quote(spec.replication_key)} DESC) = 1"
+                        merge_sql(DUCKDB, self.schema, spec, batch.schema.names, source),
+                        [now, run.run_id, seen, seen, now, run.run_id, seen],
                     )
                 finally:
-                    self._db.unregister(f"{stage}_in")
-                crash_point("before_merge")
-                new, newer = self._db.execute(counts_sql(self.schema, spec, stage)).fetchone() or (0, 0)
-                now = _now()
-                self._db.execute(
-                    merge_sql(DUCKDB, self.schema, spec, batch.schema.names, stage),
-                    [now, run.run_id, seen, seen, now, run.run_id, seen],
-                )
-                self._db.execute(f"DROP TABLE {stage}")
+                    self._db.unregister(stage)
                 counts.inserted, counts.updated = int(new), int(newer)
                 counts.unchanged = batch.num_rows - counts.inserted - counts.updated
                 crash_point("during_merge")

@@ -31,7 +31,7 @@ def page(*records: dict[str, object]) -> bytes:
 
 
 def test_good_rows_pass_untouched() -> None:
-    checked = check(SPEC, decode_page(SPEC, page(record(1), record(2)))).unwrap()
+    checked = check(SPEC, [decode_page(SPEC, page(record(1), record(2)))]).unwrap()
     assert checked.batch.column("id").to_pylist() == [1, 2] and checked.rejections == []
 
 
@@ -45,7 +45,7 @@ def test_each_broken_rule_quarantines_the_row_with_id_rule_and_raw_json() -> Non
         record(6, pick_user="x" * 256),  # too long
         record(7, mod_ts=None),
     )
-    checked = check(SPEC, decode_page(SPEC, body)).unwrap()
+    checked = check(SPEC, [decode_page(SPEC, body)]).unwrap()
     assert checked.batch.column("id").to_pylist() == [1]
     got = {r.record_id: r.rule for r in checked.rejections}
     assert got == {
@@ -63,13 +63,23 @@ def test_each_broken_rule_quarantines_the_row_with_id_rule_and_raw_json() -> Non
 
 def test_unknown_fields_are_kept_as_text_columns_under_evolve() -> None:
     body = page(record(1, new_flag=True, new_obj={"a": 1}), record(2, new_flag=False, new_obj=None))
-    checked = check(SPEC, decode_page(SPEC, body), policy="evolve").unwrap()
+    checked = check(SPEC, [decode_page(SPEC, body)], policy="evolve").unwrap()
     assert checked.unknown_fields == {"new_flag", "new_obj"}
     assert checked.batch.column("new_flag").to_pylist() == ["true", "false"]
     assert checked.batch.column("new_obj").to_pylist() == ['{"a":1}', None]
 
 
 def test_drift_fails_the_entity_under_freeze_naming_the_fields() -> None:
-    result = check(SPEC, decode_page(SPEC, page(record(1, surprise=1))), policy="freeze")
+    result = check(SPEC, [decode_page(SPEC, page(record(1, surprise=1)))], policy="freeze")
     error = result.failure()
     assert error.entity == "allocation" and error.rule == "schema_drift" and "surprise" in error.message
+
+
+def test_pages_checked_together_name_the_right_records() -> None:
+    first = decode_page(SPEC, page(record(1), record(2, packed_qty="9.0000")))
+    second = decode_page(SPEC, page(record(3, mod_ts="garbage"), record(4)))
+    checked = check(SPEC, [first, second]).unwrap()
+    assert checked.batch.column("id").to_pylist() == [1, 4]
+    assert [(r.record_id, r.rule) for r in checked.rejections] == [(2, "packed_qty_le_alloc_qty"), (3, "type:mod_ts")]
+    assert orjson.loads(checked.rejections[1].raw)["mod_ts"] == "garbage"
+    assert checked.extracted == 4
