@@ -90,6 +90,7 @@ class WarehouseSettings(BaseModel):
     password: SecretStr | None = None  # Oracle password
     db_schema: Annotated[str, Field(alias="schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,29}$")] = "wms_raw"
     merge_batch_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+    duckdb_memory_limit: Annotated[str, Field(pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")] = "128MB"
     pool_max: Annotated[int, Field(ge=1, le=64)] = 4
     wallet_dir: str | None = None  # Oracle: folder of the Autonomous Database wallet (TCPS)
     wallet_password: SecretStr | None = None  # Oracle: the wallet's password (thin mode needs it)

@@ -18,7 +18,7 @@ def connect(settings: WarehouseSettings) -> Warehouse:
     if settings.kind == "duckdb":
         from gruponos.warehouse.duckdb import DuckDBWarehouse
 
-        return DuckDBWarehouse(path=settings.path, schema=settings.db_schema)
+        return DuckDBWarehouse(path=settings.path, schema=settings.db_schema, memory_limit=settings.duckdb_memory_limit)
     if settings.kind == "postgres":
         from gruponos.warehouse.postgres import PostgresWarehouse
 

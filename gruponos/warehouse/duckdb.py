@@ -32,7 +32,7 @@ class DuckDBWarehouse:
 
     kind = "duckdb"
 
-    def __init__(self, *, path: str, schema: str = "wms_raw") -> None:
+    def __init__(self, *, path: str, schema: str = "wms_raw", memory_limit: str = "128MB") -> None:
         self.path = str(Path(path).resolve())
         self.schema = schema
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -46,8 +46,10 @@ class DuckDBWarehouse:
             raise WarehouseError(f"cannot open the DuckDB warehouse {self.path}: {exc}") from None
         self._db.execute("SET TimeZone = 'UTC'")
         self._db.execute("SET enable_progress_bar = false")
-        # checkpoint now and then, not after every batch's commit (the WAL keeps them durable)
-        self._db.execute("SET checkpoint_threshold = '256MB'")
+        # checkpoint now and then, not after every batch's commit (the WAL keeps them durable);
+        # DuckDB's buffer pool is capped so a sync's memory does not grow with the table
+        self._db.execute("SET checkpoint_threshold = '64MB'")
+        self._db.execute("SET memory_limit = ?", [memory_limit])
         self._db.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
         for ddl in control_ddl(DUCKDB, schema):
             self._db.execute(ddl)

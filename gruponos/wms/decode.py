@@ -50,6 +50,9 @@ _CAST: dict[Kind, pa.DataType] = {
     Kind.DATE: pa.date32(),
 }
 _EXACT = decimal.Context(prec=60)
+# The parser's short-lived buffers go to the system allocator: with one parse per worker
+# thread, pyarrow's default (mimalloc) kept ~90 MB more resident for no speed gain.
+_POOL = pa.system_memory_pool()
 # Members every record carries that the catalog deliberately does not store (the self link).
 _IGNORED = frozenset({"url"})
 
@@ -153,6 +156,7 @@ def _decode_fast(spec: EntitySpec, body: bytes) -> Page | None:
         table = pa_json.read_json(
             pa.BufferReader(body),
             read_options=pa_json.ReadOptions(block_size=len(body) + 1, use_threads=False),
+            memory_pool=_POOL,
             parse_options=pa_json.ParseOptions(explicit_schema=_fast_schema(spec), unexpected_field_behavior="ignore"),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
