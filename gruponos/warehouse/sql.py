@@ -98,6 +98,27 @@ def merge_sql(d: Dialect, schema: str, spec: EntitySpec, columns: Sequence[str],
     )
 
 
+def replace_sql(schema: str, spec: EntitySpec, columns: Sequence[str], stage: str) -> tuple[str, str, str]:
+    """The MERGE's effect as three statements, for DuckDB (run in one transaction).
+
+    DuckDB 2.0 updates wide rows slowly (0.9 s for 277 rows of a 1M-row table, against
+    0.04 s for this form): rows whose incoming ``mod_ts`` is older are only stamped seen;
+    rows it replaces (newer or equal) are deleted and inserted again with the new ids.
+    Binds: ``_seen_run``; none; ``_loaded_at``, ``_run_id``, ``_seen_run``.
+    """
+    pk, rk = quote(spec.primary_key), quote(spec.replication_key)
+    target = f"{quote(schema)}.{quote(spec.name)}"
+    data = [quote(c) for c in columns]
+    meta = [quote("_loaded_at"), quote("_run_id"), quote("_seen_run")]
+    return (
+        f'UPDATE {target} AS t SET "_seen_run" = ?, "_deleted_at" = NULL FROM {stage} AS s '
+        f"WHERE t.{pk} = s.{pk} AND s.{rk} < t.{rk}",
+        f"DELETE FROM {target} AS t USING {stage} AS s WHERE t.{pk} = s.{pk} AND s.{rk} >= t.{rk}",
+        f"INSERT INTO {target} ({', '.join(data + meta)}) SELECT {', '.join(f's.{c}' for c in data)}, ?, ?, ? "
+        f"FROM {stage} AS s ANTI JOIN {target} AS t ON t.{pk} = s.{pk}",
+    )
+
+
 def counts_sql(schema: str, spec: EntitySpec, stage: str) -> str:
     """How many staged rows are new, and how many are newer than what is stored."""
     pk, rk = quote(spec.primary_key), quote(spec.replication_key)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -332,7 +333,7 @@ class WmsClient:
                 page = self._call(
                     spec.name,
                     lambda: (cursor.url, cursor.params),
-                    lambda body: decode_page(spec, body),
+                    lambda body: _decode(spec, body),
                     stats,
                     on_read_timeout=halve,
                 )
@@ -491,6 +492,17 @@ class WmsClient:
     ) -> WmsUnavailable:
         """A retryable error for a request that got no usable answer."""
         return WmsUnavailable(message, entity=entity, url=_redact(request.url), status=status, retryable=True)
+
+
+# Decoding is CPU work: as many at once as there are cores, however many requests are in
+# flight (each parse holds several times its page in transient buffers).
+_DECODE_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 2)
+
+
+def _decode(spec: EntitySpec, body: bytes) -> Page:
+    """Decode one page, holding one of the process's decode slots."""
+    with _DECODE_SLOTS:
+        return decode_page(spec, body)
 
 
 def _auth(settings: WmsSettings) -> httpx.Auth:
