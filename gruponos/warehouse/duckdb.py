@@ -23,7 +23,7 @@ from gruponos.entities import EntitySpec
 from gruponos.errors import ConcurrentRunError, WarehouseError
 from gruponos.quality import Rejection
 from gruponos.warehouse.base import Checkpoint, LoadCounts, RunRecord, SyncState, crash_point, quote
-from gruponos.warehouse.sql import DUCKDB, control_ddl, counts_sql, raw_ddl, replace_sql
+from gruponos.warehouse.sql import DUCKDB, control_ddl, counts_sql, insert_sql, raw_ddl, replace_sql
 
 __all__ = ["DuckDBWarehouse"]
 
@@ -59,6 +59,7 @@ class DuckDBWarehouse:
         for ddl in control_ddl(DUCKDB, schema):
             self._db.execute(ddl)
         self._mutex = threading.RLock()  # one statement sequence at a time on this connection
+        self._fresh: dict[str, bool] = {}
 
     def __repr__(self) -> str:
         return f"DuckDBWarehouse(path={self.path!r}, schema={self.schema!r})"
@@ -113,6 +114,10 @@ class DuckDBWarehouse:
                 "VALUES (?, ?, ?, ?, ?, ?, NULL, 'running', 0, 0, 0, 0, 0, ?, NULL)",
                 [run.run_id, run.entity, run.mode, run.window_start, run.window_end, run.started_at, run.result_count],
             )
+            row = self._db.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {self._t(run.entity)})").fetchone()
+            # An empty table (the first sync) takes plain inserts: a run's ids are unique (the
+            # extraction guarantees it, the primary key enforces it), so nothing needs joining.
+            self._fresh[run.run_id] = bool(row and row[0])
 
     def load(
         self,
@@ -138,11 +143,18 @@ class DuckDBWarehouse:
                             f"{quote(spec.primary_key)} ORDER BY {quote(spec.replication_key)} DESC) = 1)"
                         )
                     crash_point("before_merge")
-                    new, newer = self._db.execute(counts_sql(self.schema, spec, source)).fetchone() or (0, 0)
                     stamp, drop, insert = replace_sql(self.schema, spec, batch.schema.names, source)
-                    self._db.execute(stamp, [seen])
-                    self._db.execute(drop)
-                    self._db.execute(insert, [_now(), run.run_id, seen])
+                    if self._fresh.get(run.run_id):
+                        new = batch.num_rows if source == stage else len(pc.unique(batch.column(spec.primary_key)))
+                        newer = 0
+                        self._db.execute(
+                            insert_sql(self.schema, spec, batch.schema.names, source), [_now(), run.run_id, seen]
+                        )
+                    else:
+                        new, newer = self._db.execute(counts_sql(self.schema, spec, source)).fetchone() or (0, 0)
+                        self._db.execute(stamp, [seen])
+                        self._db.execute(drop)
+                        self._db.execute(insert, [_now(), run.run_id, seen])
                 finally:
                     self._db.unregister(stage)
                 counts.inserted, counts.updated = int(new), int(newer)
@@ -181,6 +193,7 @@ class DuckDBWarehouse:
 
     def finish(self, spec: EntitySpec, run: RunRecord, *, watermark: datetime | None, unseen_by: str | None) -> int:
         deleted = 0
+        self._fresh.pop(run.run_id, None)
         with self._mutex, self._transaction(spec.name, "finish"):
             if unseen_by is not None:
                 row = self._db.execute(
@@ -200,6 +213,7 @@ class DuckDBWarehouse:
         return deleted
 
     def fail(self, run: RunRecord, error: str) -> None:
+        self._fresh.pop(run.run_id, None)
         with self._mutex, self._transaction(run.entity, "fail"):
             self._db.execute(
                 f"UPDATE {self._t('_sync_runs')} SET status = 'failed', finished_at = ?, error = ?, result_count = ? "

@@ -108,14 +108,22 @@ def replace_sql(schema: str, spec: EntitySpec, columns: Sequence[str], stage: st
     """
     pk, rk = quote(spec.primary_key), quote(spec.replication_key)
     target = f"{quote(schema)}.{quote(spec.name)}"
-    data = [quote(c) for c in columns]
-    meta = [quote("_loaded_at"), quote("_run_id"), quote("_seen_run")]
     return (
         f'UPDATE {target} AS t SET "_seen_run" = ?, "_deleted_at" = NULL FROM {stage} AS s '
         f"WHERE t.{pk} = s.{pk} AND s.{rk} < t.{rk}",
         f"DELETE FROM {target} AS t USING {stage} AS s WHERE t.{pk} = s.{pk} AND s.{rk} >= t.{rk}",
+        insert_sql(schema, spec, columns, stage) + f" ANTI JOIN {target} AS t ON t.{pk} = s.{pk}",
+    )
+
+
+def insert_sql(schema: str, spec: EntitySpec, columns: Sequence[str], stage: str) -> str:
+    """Insert the staged rows (binds: ``_loaded_at``, ``_run_id``, ``_seen_run``)."""
+    data = [quote(c) for c in columns]
+    meta = [quote("_loaded_at"), quote("_run_id"), quote("_seen_run")]
+    target = f"{quote(schema)}.{quote(spec.name)}"
+    return (
         f"INSERT INTO {target} ({', '.join(data + meta)}) SELECT {', '.join(f's.{c}' for c in data)}, ?, ?, ? "
-        f"FROM {stage} AS s ANTI JOIN {target} AS t ON t.{pk} = s.{pk}",
+        f"FROM {stage} AS s"
     )
 
 
