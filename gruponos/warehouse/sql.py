@@ -1,4 +1,5 @@
-"""SQL shared by the DuckDB and PostgreSQL adapters (standard MERGE, ``?``/``%s`` binds).
+"""SQL shared by the DuckDB and PostgreSQL adapters (``?``/``%s`` binds): DDL, the standard
+MERGE (PostgreSQL), its delete-and-insert equivalent (DuckDB), the counts before a load.
 
 Identifiers come from the catalog and are validated and quoted (``quote``); values are
 always bound parameters.
@@ -13,7 +14,17 @@ import pyarrow as pa
 from gruponos.entities import EntitySpec
 from gruponos.warehouse.base import quote, table_columns
 
-__all__ = ["Dialect", "control_ddl", "merge_sql", "raw_ddl"]
+__all__ = [
+    "DUCKDB",
+    "POSTGRES",
+    "Dialect",
+    "control_ddl",
+    "counts_sql",
+    "insert_sql",
+    "merge_sql",
+    "raw_ddl",
+    "replace_sql",
+]
 
 
 class Dialect:
