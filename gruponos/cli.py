@@ -240,13 +240,15 @@ def _print_reports(title: str, outcomes: list[EntityReport | SyncError]) -> None
 
 def _admin(cfg: settings_module.Settings, base_url: str, action: str, **params: float) -> dict[str, Any]:
     """Call the simulator's admin door (status, advance)."""
-    root = base_url.split("/wms/lgfapi/")[0].rsplit("/", 1)[0]
+    from gruponos.simulator.process import admin_url
+
+    root = admin_url(base_url)
     password = cfg.wms.password.get_secret_value() if cfg.wms.password else ""
     auth = (cfg.wms.username or "", password)
     if action == "status":
-        response = httpx.get(f"{root}/_sim/status", auth=auth)
+        response = httpx.get(f"{root}/status", auth=auth)
     else:
-        response = httpx.post(f"{root}/_sim/{action}", params=params, auth=auth, timeout=120)
+        response = httpx.post(f"{root}/{action}", params=params, auth=auth, timeout=120)
     response.raise_for_status()
     body: dict[str, Any] = response.json()
     return body

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-__all__ = ["spawn"]
+__all__ = ["admin_url", "spawn"]
 
 
 @contextlib.contextmanager
@@ -30,3 +30,8 @@ def spawn(*, scale: int, seed: int = 42, port: int = 0, extra: list[str] | None 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def admin_url(base_url: str) -> str:
+    """The simulator's admin door (``http://host:port/_sim``) beside its ``…/wms/lgfapi/v10/``."""
+    return base_url.split("/wms/lgfapi/")[0].rsplit("/", 1)[0] + "/_sim"

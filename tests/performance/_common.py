@@ -10,13 +10,12 @@ import httpx
 import orjson
 
 from gruponos.settings import LOCAL_PASSWORD, LOCAL_USERNAME
-from gruponos.simulator.process import spawn
+from gruponos.simulator.process import admin_url, spawn
 
 AUTH = (LOCAL_USERNAME, LOCAL_PASSWORD)
 
 
-def admin(base_url: str) -> str:
-    return base_url.split("/wms/lgfapi/")[0].rsplit("/", 1)[0] + "/_sim"
+admin = admin_url
 
 
 @contextlib.contextmanager

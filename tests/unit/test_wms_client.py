@@ -362,8 +362,8 @@ def test_timeouts_at_the_page_size_floor_exhaust_retries_as_unavailable() -> Non
     assert [r.url.params["page_size"] for r in wms.requests] == ["4", "2", "2", "2"]
 
 
-def test_paged_phantom_last_page_answering_500_forever_is_survived() -> None:
-    wms = FakeWms(range(1, 21))
+def phantom_page_3(wms: FakeWms) -> Fault:
+    """A fault: page 2 announces a page 3, which answers 500 forever."""
 
     def fault(request: httpx.Request, number: int) -> httpx.Response | None:
         q = request.url.params
@@ -376,7 +376,13 @@ def test_paged_phantom_last_page_answering_500_forever_is_survived() -> None:
             return error(500, "INTERNAL", "phantom page")
         return None
 
-    wms.fault = fault
+    return fault
+
+
+def test_paged_phantom_last_page_answering_500_forever_is_survived() -> None:
+    wms = FakeWms(range(1, 21))
+
+    wms.fault = phantom_page_3(wms)
     stats = ScanStats("allocation")
     assert scan_ids(wms, stats=stats, page_mode="paged") == list(range(1, 21))
     assert stats.result_count == 20
@@ -514,18 +520,7 @@ def test_request_rate_limit_spaces_requests() -> None:
 def test_paged_link_past_a_short_page_is_not_followed_but_verified() -> None:
     wms = FakeWms(range(1, 16))
 
-    def fault(request: httpx.Request, number: int) -> httpx.Response | None:
-        q = request.url.params
-        if q.get("page") == "2" and "id__gt" not in q:  # 5 rows, yet a link to a phantom page 3
-            with wms.lock:
-                body = orjson.loads(wms.serve(request).content)
-            body.update(page_count=3, next_page=str(request.url.copy_set_param("page", 3)))
-            return httpx.Response(200, content=orjson.dumps(body))
-        if q.get("page") == "3":
-            return error(500, "INTERNAL", "phantom page")
-        return None
-
-    wms.fault = fault
+    wms.fault = phantom_page_3(wms)  # page 2 has 5 rows, yet links to a phantom page 3
     stats = ScanStats("allocation")
     assert scan_ids(wms, stats=stats, page_mode="paged") == list(range(1, 16))
     assert stats.retries == 0
