@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def sync(config: dict[str, Any], state: dict[str, Any] | None = None) -> tuple[l
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         TapOracleWMS(config=config, state=state, validate_config=True).sync_all()
-    messages = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+    messages = [json.loads(line, parse_float=Decimal) for line in out.getvalue().splitlines() if line.strip()]
     states = [m["value"] for m in messages if m["type"] == "STATE"]
     return messages, states[-1] if states else {}
 
@@ -147,7 +148,8 @@ def test_records_keep_decimals_exact_and_timestamps_in_utc(sim: Simulator) -> No
     rows = {r["id"]: r for r in sim.tenant.rows("allocation")}
     for record in records(messages, "allocation")[:50]:
         row = rows[record["id"]]
-        assert str(record["alloc_qty"]) == str(float(row["alloc_qty"])) or record["alloc_qty"] == float(row["alloc_qty"])
+        assert isinstance(record["alloc_qty"], Decimal)
+        assert record["alloc_qty"] == row["alloc_qty"]
         assert ts(record["mod_ts"]).utcoffset() == timedelta(0)
         assert ts(record["mod_ts"]).replace(tzinfo=None) == row["mod_ts"]
 
