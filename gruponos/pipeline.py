@@ -1,6 +1,11 @@
-"""One entity's sync as one chain: plan → transfer (extract → check → load) → finish.
+"""One entity's sync as one chain: plan → start → transfer (extract → check → load) → finish.
 
     report = sync_entity(entity("allocation"), "incremental", ctx)   # IOResult[EntityReport, SyncError]
+
+Or in two steps, so that a failed load can be retried without asking the WMS again::
+
+    landing = land_entity(spec, "full", ctx, folder)       # extract to a landing file
+    report = load_landing(landing_value, ctx)              # check → load → finish
 
 Each step that can fail for a domain reason returns ``IOResult[…, SyncError]``; a failure
 skips the rest of the chain, closes the run log as failed and leaves the watermark where
@@ -12,10 +17,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -24,14 +30,15 @@ from returns.io import IOFailure, IOResult, IOSuccess
 from returns.pointfree import bind_ioresult
 from returns.result import Failure
 
-from gruponos.entities import EntitySpec
+from gruponos.entities import EntitySpec, entity
 from gruponos.errors import ConcurrentRunError, SyncError, WarehouseError, WmsError
+from gruponos.landing import LandingWriter, read_pages
 from gruponos.quality import Checked, Rejection, check
 from gruponos.settings import Settings
 from gruponos.warehouse import Checkpoint, RunRecord, Warehouse
-from gruponos.wms import Page, Window, WmsClient, extract
+from gruponos.wms import Extraction, Page, Window, WmsClient, extract
 
-__all__ = ["Context", "EntityReport", "Mode", "sync_entity"]
+__all__ = ["Context", "EntityReport", "Landing", "Mode", "land_entity", "load_landing", "sync_entity"]
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +106,72 @@ def sync_entity(spec: EntitySpec, mode: Mode, ctx: Context) -> IOResult[EntityRe
         with ctx.warehouse.lock(spec.name):
             result: IOResult[EntityReport, SyncError] = pipeline.flow(
                 _plan(spec, mode, ctx),
-                bind_ioresult(partial(_transfer, ctx)),
+                bind_ioresult(partial(_start, ctx)),
+                bind_ioresult(partial(_transfer, ctx, None)),
+                bind_ioresult(partial(_finish, ctx)),
+            )
+            return result
+    except ConcurrentRunError as exc:
+        return IOFailure(SyncError(spec.name, "lock", str(exc), retryable=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Landing:
+    """An entity's window extracted to a file, waiting to be loaded (``load_landing``)."""
+
+    entity: str
+    mode: str
+    run_id: str
+    path: Path
+    window: Window | None
+    after_id: int | None
+    seen: str
+    generation: datetime | None
+    generation_id: str | None
+    watermark_before: datetime | None
+    started_at: datetime
+    pages: int
+    rows: int
+    result_count: int | None
+    seconds: float
+
+
+def land_entity(spec: EntitySpec, mode: Mode, ctx: Context, folder: Path) -> IOResult[Landing, SyncError]:
+    """Extract one entity's window (or full scan) to a landing file under ``folder``.
+
+    Nothing is written to the warehouse: a failed load can be retried from the file without
+    asking the WMS again. The window is fixed here, from the watermark and ``ctx.now``.
+    """
+    return pipeline.flow(_plan(spec, mode, ctx), bind_ioresult(partial(_land, ctx, folder)))
+
+
+def load_landing(landing: Landing, ctx: Context) -> IOResult[EntityReport, SyncError]:
+    """Load a landing file into the warehouse: check, MERGE, state and run log, exactly once."""
+    spec = entity(landing.entity)
+    plan = _Plan(
+        spec,
+        RunRecord(
+            run_id=ctx.run_id,
+            entity=spec.name,
+            mode=landing.mode,
+            started_at=landing.started_at,
+            window_start=landing.window.start if landing.window else None,
+            window_end=landing.window.end if landing.window else None,
+        ),
+        landing.window,
+        landing.after_id,
+        landing.seen,
+        landing.generation,
+        landing.generation_id,
+        landing.watermark_before,
+        time.perf_counter() - landing.seconds,
+    )
+    try:
+        with ctx.warehouse.lock(spec.name):
+            result: IOResult[EntityReport, SyncError] = pipeline.flow(
+                IOSuccess(plan),
+                bind_ioresult(partial(_start, ctx)),
+                bind_ioresult(partial(_transfer, ctx, landing)),
                 bind_ioresult(partial(_finish, ctx)),
             )
             return result
@@ -108,7 +180,7 @@ def sync_entity(spec: EntitySpec, mode: Mode, ctx: Context) -> IOResult[EntityRe
 
 
 def _plan(spec: EntitySpec, mode: Mode, ctx: Context) -> IOResult[_Plan, SyncError]:
-    """Tables ready, the window chosen, the run logged as running."""
+    """Tables ready, the window chosen from the watermark (or the full sync's checkpoint)."""
     try:
         now = ctx.now or ctx.wms.ping()
     except WmsError as exc:
@@ -140,38 +212,106 @@ def _plan(spec: EntitySpec, mode: Mode, ctx: Context) -> IOResult[_Plan, SyncErr
         window_start=window.start if window else None,
         window_end=window.end if window else None,
     )
-    try:
-        ctx.warehouse.start_run(run)
-    except WarehouseError as exc:
-        return IOFailure(SyncError(spec.name, "load", str(exc), retryable=True))
     plan = _Plan(spec, run, window, after_id, seen, generation, generation_id, state.watermark, time.perf_counter())
     return IOSuccess(plan)
 
 
-def _transfer(ctx: Context, plan: _Plan) -> IOResult[_Plan, SyncError]:
-    """Extract page by page, check each, load in batches of ``merge_batch_rows``."""
-    spec, run = plan.spec, plan.run
-    limit = ctx.settings.warehouse.merge_batch_rows
-    buffered: list[Page] = []
-    rows = 0
+def _start(ctx: Context, plan: _Plan) -> IOResult[_Plan, SyncError]:
+    """The run logged as running."""
+    try:
+        ctx.warehouse.start_run(plan.run)
+    except WarehouseError as exc:
+        return IOFailure(SyncError(plan.spec.name, "load", str(exc), retryable=True))
+    return IOSuccess(plan)
+
+
+def _land(ctx: Context, folder: Path, plan: _Plan) -> IOResult[Landing, SyncError]:
+    """The extraction, page by page, into ``folder/<entity>-<run id>.pages``."""
+    spec = plan.spec
+    path = folder / f"{spec.name}-{ctx.run_id}-{plan.run.mode}.pages"
     extraction = extract(spec, ctx.wms, window=plan.window, after_id=plan.after_id)
     try:
-        for page in extraction.pages():
+        with LandingWriter(path) as out:
+            for page in extraction.pages():
+                out.write(page, extraction.resume_after)
+                if ctx.progress:
+                    ctx.progress(spec.name, out.rows)
+    except WmsError as exc:
+        return IOFailure(SyncError(spec.name, "extract", str(exc), exc.retryable, _window(plan)))
+    except OSError as exc:
+        return IOFailure(SyncError(spec.name, "extract", f"cannot write the landing file {path}: {exc}", True))
+    return IOSuccess(
+        Landing(
+            entity=spec.name,
+            mode=plan.run.mode,
+            run_id=ctx.run_id,
+            path=path,
+            window=plan.window,
+            after_id=plan.after_id,
+            seen=plan.seen,
+            generation=plan.generation,
+            generation_id=plan.generation_id,
+            watermark_before=plan.watermark_before,
+            started_at=plan.run.started_at,
+            pages=out.pages,
+            rows=out.rows,
+            result_count=extraction.stats.result_count,
+            seconds=time.perf_counter() - plan.started,
+        )
+    )
+
+
+class _Landed:
+    """A landing file read back with the shape of an extraction (pages, resume_after)."""
+
+    def __init__(self, landing: Landing) -> None:
+        self._landing = landing
+        self.resume_after: int | None = landing.after_id
+        self.result_count = landing.result_count
+
+    def pages(self) -> Iterator[Page]:
+        for page, resume_after in read_pages(self._landing.path):
+            self.resume_after = resume_after
+            yield page
+
+
+def _transfer(ctx: Context, landing: Landing | None, plan: _Plan) -> IOResult[_Plan, SyncError]:
+    """Extract (or read the landing) page by page; check every ``batch_rows``, MERGE every ``merge_batch_rows``."""
+    spec, run = plan.spec, plan.run
+    check_every = ctx.settings.quality.batch_rows
+    merge_every = ctx.settings.warehouse.merge_batch_rows
+    buffered: list[Page] = []
+    rows = 0
+    staged: list[Checked] = []
+    source: Extraction | _Landed
+    source = extract(spec, ctx.wms, window=plan.window, after_id=plan.after_id) if landing is None else _Landed(landing)
+    try:
+        for page in source.pages():
             buffered.append(page)
             rows += page.batch.num_rows
             if ctx.progress:
-                ctx.progress(spec.name, run.extracted + rows)
-            if rows >= limit:
-                if (failure := _check_and_load(ctx, plan, buffered, extraction.resume_after)) is not None:
-                    return _failed(ctx, plan, failure)
+                ctx.progress(spec.name, run.extracted + sum(p.extracted for p in staged) + rows)
+            if rows >= check_every:
+                if isinstance(part := _check(ctx, plan, buffered), SyncError):
+                    return _failed(ctx, plan, part)
+                staged.append(part)
                 buffered, rows = [], 0
-        if buffered and (failure := _check_and_load(ctx, plan, buffered, extraction.resume_after)) is not None:
-            return _failed(ctx, plan, failure)
+                if sum(p.extracted for p in staged) >= merge_every:
+                    _load(ctx, plan, staged, source.resume_after)
+                    staged = []
+        if buffered:
+            if isinstance(part := _check(ctx, plan, buffered), SyncError):
+                return _failed(ctx, plan, part)
+            staged.append(part)
+        if staged:
+            _load(ctx, plan, staged, source.resume_after)
     except WmsError as exc:
         return _failed(ctx, plan, SyncError(spec.name, "extract", str(exc), exc.retryable, _window(plan)))
     except WarehouseError as exc:
         return _failed(ctx, plan, SyncError(spec.name, "load", str(exc), True, _window(plan)))
-    run.result_count = extraction.stats.result_count
+    except OSError as exc:  # the landing file vanished or is unreadable
+        return _failed(ctx, plan, SyncError(spec.name, "load", f"cannot read the landing file: {exc}", True))
+    run.result_count = source.stats.result_count if isinstance(source, Extraction) else source.result_count
     share = run.rejected / run.extracted if run.extracted else 0.0
     if share > ctx.settings.quality.max_rejected_share:
         first = plan.first_rejection
@@ -193,9 +333,9 @@ def _transfer(ctx: Context, plan: _Plan) -> IOResult[_Plan, SyncError]:
     return IOSuccess(plan)
 
 
-def _check_and_load(ctx: Context, plan: _Plan, pages: list[Page], resume_after: int | None) -> SyncError | None:
-    """The contract over the buffered pages, then one load transaction."""
-    spec, run = plan.spec, plan.run
+def _check(ctx: Context, plan: _Plan, pages: list[Page]) -> Checked | SyncError:
+    """The contract over the buffered pages (and the raw table evolved for new fields)."""
+    spec = plan.spec
     checked = check(spec, pages, policy=ctx.settings.quality.drift_policy)
     if isinstance(checked, Failure):
         error: SyncError = checked.failure()
@@ -207,22 +347,26 @@ def _check_and_load(ctx: Context, plan: _Plan, pages: list[Page], resume_after: 
     plan.missing_fields |= part.missing_fields
     if part.rejections and plan.first_rejection is None:
         plan.first_rejection = part.rejections[0]
-    run.extracted += part.extracted
-    run.rejected += len(part.rejections)
-    _load(ctx, plan, part.batch, part.rejections, resume_after)
-    return None
+    return part
 
 
-def _load(
-    ctx: Context, plan: _Plan, batch: pa.RecordBatch, rejected: list[Rejection], resume_after: int | None
-) -> None:
-    spec = plan.spec
+def _load(ctx: Context, plan: _Plan, parts: list[Checked], resume_after: int | None) -> None:
+    """One load transaction for the checked parts: MERGE, quarantine, counts, checkpoint."""
+    spec, run = plan.spec, plan.run
+    if len(parts) == 1:
+        batch, rejected = parts[0].batch, parts[0].rejections
+    else:
+        tables = [pa.Table.from_batches([p.batch]) for p in parts]
+        batch = pa.concat_tables(tables, promote_options="default").combine_chunks().to_batches()[0]
+        rejected = [r for p in parts for r in p.rejections]
+    run.extracted += sum(p.extracted for p in parts)
+    run.rejected += len(rejected)
     checkpoint = None
     if plan.generation is not None and plan.generation_id is not None:
         checkpoint = Checkpoint(plan.generation, resume_after, plan.generation_id)
-    counts = ctx.warehouse.load(spec, batch, rejected, plan.run, seen=plan.seen, checkpoint=checkpoint)
-    plan.run.inserted += counts.inserted
-    plan.run.updated += counts.updated
+    counts = ctx.warehouse.load(spec, batch, rejected, run, seen=plan.seen, checkpoint=checkpoint)
+    run.inserted += counts.inserted
+    run.updated += counts.updated
 
 
 def _finish(ctx: Context, plan: _Plan) -> IOResult[EntityReport, SyncError]:

@@ -19,6 +19,7 @@ __all__ = [
     "LOCAL_PASSWORD",
     "LOCAL_USERNAME",
     "Environment",
+    "FlowSettings",
     "QualitySettings",
     "Settings",
     "WarehouseSettings",
@@ -108,7 +109,22 @@ class QualitySettings(BaseModel):
     """The contract's tolerances."""
 
     max_rejected_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+    batch_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000  # rows checked together, then staged for MERGE
     drift_policy: Literal["evolve", "freeze"] = "evolve"
+
+
+class FlowSettings(BaseModel):
+    """How the Prefect flows run the syncs (``GRUPONOS_FLOWS__*``)."""
+
+    entity_concurrency: Annotated[int, Field(ge=1, le=16)] = 2  # entities synced at once per flow run
+    tenant_slots: Annotated[int, Field(ge=1, le=64)] = 4  # flow-wide cap on extractions per WMS tenant
+    task_retries: Annotated[int, Field(ge=0, le=20)] = 3
+    retry_delay_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    results_path: str = "data/prefect-results"  # persisted task results (the cache)
+    landing_path: str = "data/landing"  # extractions waiting to be loaded
+    webhook_url: SecretStr | None = None  # alerts: failed, crashed or late runs (POSTed JSON)
+    freshness_hours_operational: Annotated[float, Field(gt=0)] = 4.0
+    freshness_hours_master: Annotated[float, Field(gt=0)] = 8 * 24.0
 
 
 class Settings(BaseSettings):
@@ -125,6 +141,7 @@ class Settings(BaseSettings):
     wms: WmsSettings = WmsSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
     quality: QualitySettings = QualitySettings()
+    flows: FlowSettings = FlowSettings()
 
     @model_validator(mode="after")
     def _environment_defaults(self) -> Self:
@@ -156,6 +173,9 @@ class Settings(BaseSettings):
         return self
 
 
+_SECRETS = {"password", "token", "dsn", "wallet_password", "webhook_url"}
+
+
 def _variable(loc: tuple[int | str, ...]) -> str:
     parts = [str(p) for p in loc if not str(p).startswith(("function-", "constrained-"))]
     return ENV_PREFIX + "__".join(p.upper() for p in parts) if parts else f"{ENV_PREFIX}*"
@@ -169,7 +189,9 @@ def load(**overrides: object) -> Settings:
         problems = []
         for err in exc.errors(include_url=False):
             loc = err["loc"]
-            secret = not loc or any(str(p) in {"password", "token", "dsn", "wallet_password"} for p in loc)
+            secret = not loc or any(
+                str(p) in {"password", "token", "dsn", "wallet_password", "webhook_url"} for p in loc
+            )
             value = err.get("input")
             got = "" if secret or isinstance(value, dict | list) or "input" not in err else f" (got {value!r})"
             problems.append(f"{_variable(loc)}: {err['msg']}{got}")

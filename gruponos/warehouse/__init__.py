@@ -8,9 +8,9 @@ oracle.py     python-oracledb (thin mode) against Oracle / Autonomous Database
 from __future__ import annotations
 
 from gruponos.settings import WarehouseSettings
-from gruponos.warehouse.base import Checkpoint, LoadCounts, RunRecord, SyncState, Warehouse
+from gruponos.warehouse.base import Checkpoint, LoadCounts, RunRecord, SyncState, Warehouse, quote
 
-__all__ = ["Checkpoint", "LoadCounts", "RunRecord", "SyncState", "Warehouse", "connect"]
+__all__ = ["Checkpoint", "LoadCounts", "RunRecord", "SyncState", "Warehouse", "connect", "quote"]
 
 
 def connect(settings: WarehouseSettings) -> Warehouse:

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -161,6 +161,14 @@ class Warehouse(Protocol):
 
     def rows(self, entity: str) -> Iterator[dict[str, object]]:
         """The raw table's rows (for tests and reconciliation)."""
+        ...
+
+    def probe(self) -> None:
+        """Prove the warehouse takes writes (a write that changes nothing); raise ``WarehouseError``."""
+        ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query (status, health, tests); binds in the adapter's style."""
         ...
 
     def close(self) -> None: ...

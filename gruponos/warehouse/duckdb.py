@@ -221,6 +221,10 @@ class DuckDBWarehouse:
                 [_now(), error[:4000], run.result_count, run.run_id, run.entity],
             )
 
+    def probe(self) -> None:
+        with self._mutex, self._transaction("warehouse", "write probe"):
+            self._db.execute(f"UPDATE {self._t('_sync_state')} SET updated_at = updated_at WHERE 1 = 0")
+
     def rows(self, entity: str) -> Iterator[dict[str, Any]]:
         with self._mutex:
             cur = self._db.execute(f"SELECT * FROM {self._t(entity)} ORDER BY id")

@@ -727,6 +727,12 @@ class OracleWarehouse:
                  "b_result_count": run.result_count, "b_run_id": run.run_id, "b_entity": run.entity},
             )  # fmt: skip
 
+    def probe(self) -> None:
+        with self._transaction("warehouse", "write probe") as conn, conn.cursor() as cur:
+            cur.execute(
+                f"UPDATE {table(self.schema, SYNC_STATE)} SET {ident('updated_at')} = {ident('updated_at')} WHERE 1 = 0"
+            )
+
     def rows(self, entity: str) -> Iterator[dict[str, Any]]:
         with self._transaction(entity, "rows") as conn, conn.cursor() as cur:
             meta = self._columns(cur, entity)

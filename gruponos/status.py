@@ -1,0 +1,113 @@
+"""What the warehouse knows of each entity: watermark, last run, rows, quarantine, freshness.
+
+    for s in entity_status(warehouse, schema):     # one EntityStatus per catalog entity
+        print(s.entity, s.watermark, s.last_status, s.rows, s.rejected)
+
+Read from the control tables the loads write (``_sync_state``, ``_sync_runs``, ``_rejected``)
+and the raw tables; queries carry no values, only validated identifiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from gruponos.entities import CATALOG
+from gruponos.errors import WarehouseError
+from gruponos.settings import Settings
+from gruponos.warehouse import Warehouse, quote
+
+__all__ = ["EntityStatus", "entity_status", "stale"]
+
+
+@dataclass(frozen=True, slots=True)
+class EntityStatus:
+    """One entity as the warehouse sees it."""
+
+    entity: str
+    watermark: datetime | None
+    last_run_id: str | None
+    last_mode: str | None
+    last_status: str | None  # running | ok | failed | abandoned
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_error: str | None
+    last_ok_at: datetime | None  # when a run of the entity last succeeded
+    rows: int | None  # live rows (None: no raw table yet)
+    deleted: int | None
+    rejected: int
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment: datetime = value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def entity_status(warehouse: Warehouse, schema: str) -> list[EntityStatus]:
+    """Every catalog entity's status (entities never synced have empty fields)."""
+    s = quote(schema)
+    try:
+        state = dict(warehouse.query(f"SELECT entity, watermark FROM {s}.{quote('_sync_state')}"))
+        runs = warehouse.query(
+            "SELECT entity, run_id, mode, status, started_at, finished_at, error FROM ("
+            "SELECT entity, run_id, mode, status, started_at, finished_at, error, "
+            "ROW_NUMBER() OVER (PARTITION BY entity ORDER BY started_at DESC, finished_at DESC) AS pos "
+            f"FROM {s}.{quote('_sync_runs')}) r WHERE pos = 1"
+        )
+        ok = dict(
+            warehouse.query(
+                f"SELECT entity, MAX(finished_at) FROM {s}.{quote('_sync_runs')} WHERE status = 'ok' GROUP BY entity"
+            )
+        )
+        rejected = dict(warehouse.query(f"SELECT entity, COUNT(*) FROM {s}.{quote('_rejected')} GROUP BY entity"))
+    except WarehouseError:
+        raise
+    except Exception as exc:  # the control tables do not exist yet: nothing was ever synced
+        raise WarehouseError(f"no sync has run in schema {schema} yet ({type(exc).__name__})") from exc
+    last = {r[0]: r for r in runs}
+    out = []
+    for name in CATALOG:
+        try:
+            live, deleted = warehouse.query(
+                f"SELECT COUNT(*) - COUNT(_deleted_at), COUNT(_deleted_at) FROM {s}.{quote(name)}"
+            )[0]
+        except Exception:
+            live = deleted = None
+        run = last.get(name)
+        out.append(
+            EntityStatus(
+                entity=name,
+                watermark=_aware(state.get(name)),
+                last_run_id=run[1] if run else None,
+                last_mode=run[2] if run else None,
+                last_status=run[3] if run else None,
+                last_started_at=_aware(run[4]) if run else None,
+                last_finished_at=_aware(run[5]) if run else None,
+                last_error=run[6] if run else None,
+                last_ok_at=_aware(ok.get(name)),
+                rows=None if live is None else int(str(live)),
+                deleted=None if deleted is None else int(str(deleted)),
+                rejected=int(str(rejected.get(name, 0))),
+            )
+        )
+    return out
+
+
+def stale(statuses: list[EntityStatus], cfg: Settings, now: datetime | None = None) -> list[str]:
+    """Entities whose last successful run is older than their freshness limit, each with why."""
+    now = now or datetime.now(UTC)
+    problems = []
+    for s in statuses:
+        hours = (
+            cfg.flows.freshness_hours_operational if CATALOG[s.entity].incremental else cfg.flows.freshness_hours_master
+        )
+        limit = timedelta(hours=hours)
+        if s.last_ok_at is None:
+            problems.append(f"{s.entity}: never synced successfully (limit {hours:g} h)")
+        elif now - s.last_ok_at > limit:
+            age = (now - s.last_ok_at).total_seconds() / 3600
+            problems.append(f"{s.entity}: last successful sync {age:.1f} h ago, limit {hours:g} h")
+    return problems
