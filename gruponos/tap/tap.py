@@ -25,6 +25,14 @@ __all__ = ["TapOracleWMS"]
 
 _SUFFIX = "/wms/lgfapi/v10"
 _SECRETS = ("password",)
+_NUMBER = r"^[0-9]+(\.[0-9]+)?$"
+
+
+def _number(name: str, description: str, default: float | None = None) -> th.Property[Any]:
+    """A decimal setting; numeric text is accepted too, as Meltano hands over such values from
+    the environment (its ``decimal`` setting kind cannot be written to a plugin's config)."""
+    number = th.CustomType({"type": ["number", "string"], "pattern": _NUMBER})
+    return th.Property(name, number, default=default, description=description)
 
 
 class TapOracleWMS(Tap):
@@ -75,37 +83,20 @@ class TapOracleWMS(Tap):
         th.Property(
             "max_retries", th.IntegerType(minimum=0, maximum=50), default=6, description="Retries per request."
         ),
-        th.Property(
-            "backoff_base_s",
-            th.NumberType(minimum=0, maximum=60),
-            default=0.5,
-            description="First retry delay (exponential backoff with jitter).",
-        ),
-        th.Property(
-            "backoff_max_s",
-            th.NumberType(exclusive_minimum=0, maximum=600),
-            default=30.0,
-            description="Longest retry delay, Retry-After included.",
-        ),
-        th.Property(
-            "timeout_s", th.NumberType(exclusive_minimum=0, maximum=600), default=60.0, description="Read timeout."
-        ),
+        _number("backoff_base_s", "First retry delay in seconds (exponential backoff with jitter).", 0.5),
+        _number("backoff_max_s", "Longest retry delay in seconds, Retry-After included.", 30.0),
+        _number("timeout_s", "Read timeout in seconds.", 60.0),
         th.Property(
             "max_concurrency",
             th.IntegerType(minimum=1, maximum=64),
             default=8,
             description="Requests in flight when a large entity is read in id partitions.",
         ),
-        th.Property(
-            "max_requests_per_s",
-            th.NumberType(exclusive_minimum=0),
-            description="Upper bound on the request rate (default: none).",
-        ),
-        th.Property(
+        _number("max_requests_per_s", "Upper bound on the request rate (default: none)."),
+        _number(
             "max_rejected_share",
-            th.NumberType(minimum=0, maximum=1),
-            default=0.05,
-            description="A stream fails when more of its records than this break the entity's contract.",
+            "A stream fails when a larger share (0..1) of its records breaks the entity's contract.",
+            0.05,
         ),
     ).to_dict()
 
@@ -142,9 +133,16 @@ def _config_problems(config: dict[str, Any]) -> list[str]:
         problems.append("base_url must not carry credentials: set username and password instead")
     if not problems:
         try:
-            wms_settings(config)
+            wms_settings(config)  # the client's own ranges, numeric text included
         except SettingsError as exc:
             problems.append(str(exc))
+    share = config.get("max_rejected_share")
+    try:
+        valid = share is None or 0 <= float(share) <= 1
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        problems.append(f"max_rejected_share must be a number from 0 to 1, got {share!r}")
     return problems
 
 
