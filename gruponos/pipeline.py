@@ -278,7 +278,7 @@ class _Landed:
 def _transfer(ctx: Context, landing: Landing | None, plan: _Plan) -> IOResult[_Plan, SyncError]:
     """Extract (or read the landing) page by page; check every ``batch_rows``, MERGE every ``merge_batch_rows``."""
     spec, run = plan.spec, plan.run
-    check_every = ctx.settings.quality.batch_rows
+    check_every = min(ctx.settings.quality.batch_rows, ctx.settings.warehouse.merge_batch_rows)
     merge_every = ctx.settings.warehouse.merge_batch_rows
     buffered: list[Page] = []
     rows = 0

@@ -30,6 +30,12 @@ __all__ = ["DuckDBWarehouse"]
 _LOCKS: dict[tuple[str, str], threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 _STAGES = count(1)
+_DDL: dict[str, threading.Lock] = {}  # per file: DDL from two connections of one process conflicts
+
+
+def _ddl_lock(path: str) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _DDL.setdefault(path, threading.Lock())
 
 
 class DuckDBWarehouse:
@@ -55,9 +61,10 @@ class DuckDBWarehouse:
         # DuckDB's buffer pool is capped so a sync's memory does not grow with the table
         self._db.execute("SET checkpoint_threshold = '64MB'")
         self._db.execute("SET memory_limit = ?", [memory_limit])
-        self._db.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-        for ddl in control_ddl(DUCKDB, schema):
-            self._db.execute(ddl)
+        with _ddl_lock(self.path):
+            self._db.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+            for ddl in control_ddl(DUCKDB, schema):
+                self._db.execute(ddl)
         self._mutex = threading.RLock()  # one statement sequence at a time on this connection
         self._fresh: dict[str, bool] = {}
 
@@ -79,7 +86,7 @@ class DuckDBWarehouse:
             lock.release()
 
     def prepare(self, spec: EntitySpec, extra: Sequence[str] = ()) -> list[str]:
-        with self._mutex:
+        with self._mutex, _ddl_lock(self.path):
             self._db.execute(raw_ddl(DUCKDB, self.schema, spec))
             have = {
                 r[0]
