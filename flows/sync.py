@@ -25,7 +25,7 @@ from returns.result import Failure, Result, Success
 from flows.alerts import alert
 from flows.dbt import build_if_present
 from flows.report import publish
-from flows.tasks import settings_for, sync_one, wms_clock
+from flows.tasks import ensure_tenant_limit, settings_for, sync_one, wms_clock
 from gruponos.entities import CATALOG, entity
 from gruponos.errors import SyncError
 from gruponos.pipeline import EntityReport, Mode
@@ -86,7 +86,8 @@ def _sync(
         },
     )
     bound = cfg.flows.entity_concurrency
-    logger.info("%s of %s (%s, %d at a time)", mode, ", ".join(entities), env, bound)
+    limit = ensure_tenant_limit(cfg)
+    logger.info("%s of %s (%s, %d at a time; WMS slots: %s)", mode, ", ".join(entities), env, bound, limit)
     now = wms_clock(cfg)
     futures: list[PrefectFuture[Result[EntityReport, SyncError]]] = []
     for name in entities:

@@ -9,18 +9,22 @@ jitter); domain failures raise ``Broken``, which is never retried, and reach the
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from prefect import task
+from prefect import get_client, task
 from prefect.cache_policies import NONE
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.client.schemas.objects import State
 from prefect.concurrency.sync import concurrency
 from prefect.context import TaskRunContext
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.logging import get_run_logger
 from returns.io import IOFailure, IOResult
 from returns.result import Failure, Result, Success
@@ -33,10 +37,30 @@ from gruponos.pipeline import Context, EntityReport, Landing, Mode, land_entity,
 from gruponos.warehouse import connect
 from gruponos.wms import WmsClient
 
-__all__ = ["Broken", "Transient", "land", "load", "settings_for", "sync_one", "tenant_limit", "wms_clock"]
+__all__ = [
+    "Broken",
+    "Transient",
+    "ensure_tenant_limit",
+    "land",
+    "listeners",
+    "load",
+    "settings_for",
+    "sync_one",
+    "tenant_limit",
+    "wms_clock",
+]
 
 _T = TypeVar("_T")
 _PROGRESS_EVERY = 50_000  # rows between progress lines in the run log
+
+# In-process listeners (entity, phase, rows so far): the CLI draws its progress bars from these
+# when it runs a flow ad hoc. Deployed runs report progress in their logs only.
+listeners: list[Callable[[str, str, int], None]] = []
+
+
+def _tell(name: str, phase: str, rows: int) -> None:
+    for listener in listeners:
+        listener(name, phase, rows)
 
 
 class Transient(Exception):
@@ -77,6 +101,20 @@ def tenant_limit(cfg: settings_module.Settings) -> str:
     url = urlsplit(cfg.wms.base_url or "")
     environment = url.path.strip("/").split("/")[0] if url.path.strip("/") else "default"
     return "wms-" + re.sub(r"[^a-z0-9-]+", "-", f"{url.hostname}-{url.port or ''}-{environment}".lower()).strip("-")
+
+
+def ensure_tenant_limit(cfg: settings_module.Settings) -> str:
+    """Create the tenant's global concurrency limit (``tenant_slots``) unless it exists; its name."""
+    name = tenant_limit(cfg)
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):  # another run created it meanwhile
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=name, limit=cfg.flows.tenant_slots)
+                )
+    return name
 
 
 def _flow_run_id() -> str:
@@ -137,6 +175,7 @@ def land(cfg: settings_module.Settings, name: str, mode: Mode, now: datetime, ru
     shown = [0]
 
     def progress(_: str, rows: int) -> None:
+        _tell(name, "extract", rows)
         if rows - shown[0] >= _PROGRESS_EVERY:
             shown[0] = rows
             logger.info("%s: %s records extracted (run %s)", name, f"{rows:,}", run_id)
@@ -161,7 +200,14 @@ def load(cfg: settings_module.Settings, name: str, mode: Mode, now: datetime, la
     warehouse = connect(cfg.warehouse)
     try:
         with WmsClient(cfg.wms) as wms:
-            ctx = Context(settings=cfg, wms=wms, warehouse=warehouse, run_id=run_id, now=now)
+            ctx = Context(
+                settings=cfg,
+                wms=wms,
+                warehouse=warehouse,
+                run_id=run_id,
+                now=now,
+                progress=lambda _, rows: _tell(name, "load", rows),
+            )
             report = _raise(load_landing(landing, ctx))
     finally:
         warehouse.close()

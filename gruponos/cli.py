@@ -6,6 +6,7 @@ uv run gruponos simulator serve --port 8765 --seed 42 --scale 100000
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -16,8 +17,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import httpx
 import orjson
 import typer
-from returns.io import IOFailure, IOResult
-from returns.unsafe import unsafe_perform_io
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -101,17 +100,60 @@ def simulator_serve(
 def sync(
     mode: Annotated[str, typer.Argument(help="full | incremental")],
     entities: Annotated[list[str] | None, typer.Option("--entity", help="Only these entities (repeatable).")] = None,
+    dbt: Annotated[bool, typer.Option(help="Run dbt build after loading.")] = False,
 ) -> None:
-    """One sync of the configured environment (GRUPONOS_* variables); exit 1 if an entity failed."""
+    """One sync of the configured environment (GRUPONOS_* variables) through its Prefect flow."""
     if mode not in ("full", "incremental"):
         err_console.print(f"[red]mode must be 'full' or 'incremental', not {escape(repr(mode))}[/red]")
         raise typer.Exit(2)
     cfg = settings_module.load()
     names = _entities(entities)
-    outcomes = _run_sync(cfg, mode, names)
+    outcomes, error = _run_flow(cfg, mode, names, run_dbt=dbt)
     _print_reports(f"{mode} sync ({cfg.env.value})", outcomes)
-    if any(isinstance(o, SyncError) for o in outcomes):
+    if error:
+        err_console.print(f"[red]error:[/red] {escape(error)}")
         raise typer.Exit(1)
+
+
+@app.command()
+def status() -> None:
+    """Per entity: watermark, last run and its state, rows, quarantined rows."""
+    from gruponos.status import entity_status
+    from gruponos.warehouse import connect
+
+    cfg = settings_module.load()
+    if cfg.warehouse.kind == "duckdb" and not Path(cfg.warehouse.path).exists():
+        err_console.print(f"[yellow]no warehouse at {escape(cfg.warehouse.path)} yet: run a sync first[/]")
+        raise typer.Exit(1)
+    warehouse = connect(cfg.warehouse)
+    try:
+        rows = entity_status(warehouse, cfg.warehouse.db_schema)
+    finally:
+        warehouse.close()
+    table = Table(title=f"gruponos status ({cfg.env.value}, {cfg.warehouse.kind}, schema {cfg.warehouse.db_schema})")
+    for col in ("entity", "watermark", "last run", "state", "finished", "rows", "deleted", "quarantined"):
+        table.add_column(col, justify="right" if col in ("rows", "deleted", "quarantined") else "left")
+    colours = {"ok": "green", "failed": "red", "abandoned": "yellow", "running": "cyan"}
+    for r in rows:
+        state = r.last_status or "never run"
+        table.add_row(
+            r.entity,
+            _when(r.watermark),
+            f"{r.last_run_id} ({r.last_mode})" if r.last_run_id else "—",
+            f"[{colours.get(state, 'default')}]{state}[/]",
+            _when(r.last_finished_at),
+            "—" if r.rows is None else f"{r.rows:,}",
+            "—" if r.deleted is None else f"{r.deleted:,}",
+            f"[{'yellow' if r.rejected else 'default'}]{r.rejected:,}[/]",
+        )
+    console.print(table)
+    for r in rows:
+        if r.last_status == "failed" and r.last_error:
+            err_console.print(f"[red]{r.entity}:[/red] {escape(r.last_error)}")
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
 
 
 @app.command()
@@ -120,7 +162,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the simulated tenant.")] = 42,
     path: Annotated[str, typer.Option(help="The demo's DuckDB file (recreated).")] = "data/demo.duckdb",
 ) -> None:
-    """Start the bundled simulator; full sync, move its clock, incremental sync, reconcile."""
+    """Start the bundled simulator; full sync, move its clock, incremental sync, reconcile (through the flows)."""
     from gruponos.simulator.process import spawn
 
     target = Path(path)
@@ -129,19 +171,34 @@ def demo(
     err_console.print(f"Starting the WMS simulator ({scale:,} allocations, seed {seed})…")
     failed = False
     with spawn(scale=scale, seed=seed) as base_url:
-        cfg = settings_module.load(env="local", wms={"base_url": base_url}, warehouse={"kind": "duckdb", "path": path})
+        local = settings_module.load(env="local")
+        password = local.wms.password.get_secret_value() if local.wms.password else ""
+        os.environ.update(
+            {
+                "GRUPONOS_ENV": "local",
+                "GRUPONOS_WMS__BASE_URL": base_url,
+                "GRUPONOS_WMS__USERNAME": local.wms.username or "",
+                "GRUPONOS_WMS__PASSWORD": password,
+                "GRUPONOS_WAREHOUSE__KIND": "duckdb",
+                "GRUPONOS_WAREHOUSE__PATH": str(target),
+            }
+        )
+        cfg = settings_module.load()
         names = list(CATALOG)
-        full = _run_sync(cfg, "full", names)
+        full, error = _run_flow(cfg, "full", names, run_dbt=False)
         _print_reports("1. full sync", full)
         changes = _admin(cfg, base_url, "advance", minutes=60, modify=0.01, insert=0.002)
         console.print(
             f"2. the WMS clock moved 60 minutes: {sum(changes['modified'].values()):,} records modified, "
             f"{sum(changes['inserted'].values()):,} inserted"
         )
-        incremental = _run_sync(cfg, "incremental", names)
+        incremental, error2 = _run_flow(cfg, "incremental", names, run_dbt=False)
         _print_reports("3. incremental sync", incremental)
         expected = _admin(cfg, base_url, "status")["counts"]
-        failed = any(isinstance(o, SyncError) for o in full + incremental)
+        for problem in (error, error2):
+            if problem:
+                err_console.print(f"[red]error:[/red] {escape(problem)}")
+        failed = bool(error or error2)
     failed |= not _reconcile(cfg, expected)
     console.print(f"Warehouse: {Path(path).resolve()} (schema {cfg.warehouse.db_schema})")
     if failed:
@@ -159,47 +216,61 @@ def _entities(names: list[str] | None) -> list[str]:
     return chosen
 
 
-def _run_sync(cfg: settings_module.Settings, mode: str, names: list[str]) -> list[EntityReport | SyncError]:
-    """Sync the entities one after another, with a progress bar each."""
-    from gruponos.pipeline import Context, sync_entity
-    from gruponos.warehouse import connect
-    from gruponos.wms import WmsClient
+def _prefect_defaults() -> None:
+    """Offline-friendly Prefect defaults for ad hoc runs (a user's own settings win)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-    outcomes: list[EntityReport | SyncError] = []
+
+def _run_flow(
+    cfg: settings_module.Settings, mode: str, names: list[str], *, run_dbt: bool
+) -> tuple[list[EntityReport | SyncError], str | None]:
+    """Run the sync flow ad hoc with a progress bar per entity; the outcomes and the run's error."""
+    _prefect_defaults()
+    from flows import full_sync, incremental_sync
+    from flows.sync import SyncFailed
+    from flows.tasks import listeners
+
     columns = (
         TextColumn("{task.description:<11}"),
+        TextColumn("{task.fields[phase]:<8}"),
         BarColumn(),
         TextColumn("{task.completed:>10,} records"),
         TextColumn("{task.fields[rate]:>14}"),
         TimeElapsedColumn(),
     )
-    warehouse = connect(cfg.warehouse)
-    try:
-        with WmsClient(cfg.wms) as wms, Progress(*columns, console=err_console, transient=True) as progress:
-            now = wms.ping()
-            for name in names:
-                task = progress.add_task(name, total=None, rate="")
-                started = time.perf_counter()
+    chosen = full_sync if mode == "full" else incremental_sync
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        bars: dict[tuple[str, str], tuple[TaskID, float]] = {}
+        lock = threading.Lock()
 
-                def tick(_: str, rows: int, task: TaskID = task, started: float = started) -> None:
-                    rate = rows / max(time.perf_counter() - started, 1e-9)
-                    progress.update(task, completed=rows, rate=f"{rate:,.0f} rec/s")
+        def tick(name: str, phase: str, rows: int) -> None:
+            with lock:
+                if (name, phase) not in bars:
+                    for (other, _), (bar, _) in bars.items():
+                        if other == name:
+                            progress.update(bar, visible=False)
+                    bars[(name, phase)] = (
+                        progress.add_task(name, total=None, rate="", phase=phase),
+                        time.perf_counter(),
+                    )
+                bar, started = bars[(name, phase)]
+            rate = rows / max(time.perf_counter() - started, 1e-9)
+            progress.update(bar, completed=rows, rate=f"{rate:,.0f} rec/s")
 
-                ctx = Context(settings=cfg, wms=wms, warehouse=warehouse, now=now, progress=tick)
-                outcomes.append(_unwrap(sync_entity(entity(name), mode, ctx)))  # type: ignore[arg-type]
-                progress.update(task, visible=False)
-    finally:
-        warehouse.close()
-    return outcomes
-
-
-def _unwrap(result: IOResult[EntityReport, SyncError]) -> EntityReport | SyncError:
-    """The edge of the railway: the report, or the error as a value to print."""
-    if isinstance(result, IOFailure):
-        error: SyncError = unsafe_perform_io(result.failure())
-        return error
-    report: EntityReport = unsafe_perform_io(result.unwrap())
-    return report
+        listeners.append(tick)
+        try:
+            state = chosen(env=cfg.env.value, entities=names, run_dbt=run_dbt, return_state=True)
+        finally:
+            listeners.remove(tick)
+    value: Any = state.result(raise_on_failure=False)
+    if isinstance(value, SyncFailed):
+        return value.outcomes, value.message
+    if isinstance(value, BaseException):
+        return [], f"the {chosen.name} run {state.name}: {state.message or value}"
+    outcomes: list[EntityReport | SyncError] = list(value)
+    return outcomes, None
 
 
 def _print_reports(title: str, outcomes: list[EntityReport | SyncError]) -> None:
