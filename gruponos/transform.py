@@ -175,13 +175,18 @@ def invoke(
 ) -> dbtRunnerResult:
     """Run one dbt command in this process (dbt's ``dbtRunner``) against the settings' warehouse.
 
-    ``args`` is the command and its own options (``["build", "--select", "marts"]``); the
-    project, profiles and target are added. The result's ``success`` is False when any node
-    failed, and ``result`` holds every node's status (``exception`` when dbt itself broke).
+    ``args`` is the command and its own options (``["build", "--select", "marts"]``,
+    ``["docs", "generate"]``); the project, profiles and target are added. The result's
+    ``success`` is False when any node failed, and ``result`` holds every node's status
+    (``exception`` when dbt itself broke). DuckDB is released afterwards (see
+    :func:`release_duckdb`).
     """
     from dbt.cli.main import dbtRunner  # dbt is slow to import: only when dbt runs
 
-    command, *extra = args
+    words = 1
+    while words < len(args) and not args[words].startswith("-"):
+        words += 1  # "docs generate", "source freshness"
+    command, extra = " ".join(args[:words]), args[words:]
     full = dbt_args(command, settings, *extra, target_path=target_path, log_path=log_path)
     try:
         with environment(settings, schema=schema):
