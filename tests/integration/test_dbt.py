@@ -1,0 +1,437 @@
+"""The dbt project against a real warehouse: a seeded simulator tenant synced into a DuckDB
+file by the library's own sync, then ``dbt build`` (seeds, staging, marts, snapshots,
+tests) through dbt's programmatic runner. Every mart number is checked against a value
+computed here, in Python, from the simulator's own records and the seed CSVs — never from
+the SQL's output. Broken data must make the build fail and name the test that caught it.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pytest
+from dbt.artifacts.schemas.freshness import FreshnessResult
+from dbt.artifacts.schemas.run import RunExecutionResult
+from dbt.cli.main import dbtRunnerResult
+from returns.io import IOFailure
+from returns.unsafe import unsafe_perform_io
+
+from gruponos import settings as settings_module
+from gruponos import transform
+from gruponos.entities import CATALOG, entity
+from gruponos.pipeline import Context, sync_entity
+from gruponos.simulator import Simulator
+from gruponos.warehouse import connect
+from gruponos.wms import WmsClient
+
+pytestmark = pytest.mark.slow
+
+SEEDS = transform.PROJECT_DIR / "seeds"
+SCHEMA = "analytics"
+# rows the WMS forgets after the first full sync: the second one marks them deleted
+# (plus the location of inventory record 20, so stock points at a vanished location)
+FORGOTTEN = {"allocation": [3, 50, 51, 400], "inventory": [7, 8], "location": []}
+MODELS = [
+    "stg_wms__allocation",
+    "stg_wms__order_hdr",
+    "stg_wms__order_dtl",
+    "stg_wms__item",
+    "stg_wms__location",
+    "stg_wms__inventory",
+    "stg_wms__facility",
+    "int_allocation_lifecycle",
+    "int_order_lines_enriched",
+    "fct_allocation_performance",
+    "fct_order_fulfillment",
+    "fct_inventory_position",
+    "dim_items",
+    "dim_locations",
+]
+
+
+@dataclass
+class Built:
+    """A synced and built warehouse, the tenant that fed it, and its dbt results."""
+
+    sim: Simulator
+    cfg: settings_module.Settings
+    root: Path
+    build: dbtRunnerResult
+    rows: dict[str, dict[int, dict[str, Any]]]  # the tenant's records at build time, by id
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        with duckdb.connect(self.cfg.warehouse.path, read_only=True) as db:
+            cur = db.execute(sql)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def sync_all(cfg: settings_module.Settings, mode: str, names: list[str] | None = None) -> None:
+    wh = connect(cfg.warehouse)
+    try:
+        with WmsClient(cfg.wms) as wms:
+            for name in names or list(CATALOG):
+                ctx = Context(settings=cfg, wms=wms, warehouse=wh)
+                result = sync_entity(entity(name), mode, ctx)  # type: ignore[arg-type]
+                assert not isinstance(result, IOFailure), unsafe_perform_io(result.failure())
+    finally:
+        wh.close()
+
+
+def dbt(args: list[str], cfg: settings_module.Settings, workdir: Path) -> dbtRunnerResult:
+    """Run dbt with its target/ and logs/ in ``workdir`` (never in the project)."""
+    return transform.invoke(args, cfg, schema=SCHEMA, target_path=workdir / "target", log_path=workdir / "logs")
+
+
+def copy_warehouse(b: Built, workdir: Path) -> settings_module.Settings:
+    """Settings for a copy of the built warehouse, free to break."""
+    path = workdir / "warehouse" / "wh.duckdb"  # same file name: the views name the catalog
+    path.parent.mkdir()
+    shutil.copy(b.cfg.warehouse.path, path)
+    return settings_module.load(env="local", warehouse={"kind": "duckdb", "path": str(path)})
+
+
+def node_statuses(result: dbtRunnerResult) -> dict[str, str]:
+    assert isinstance(result.result, RunExecutionResult), result.exception
+    return {r.node.name: str(r.status) for r in result.result.results}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    root = tmp_path_factory.mktemp("dbt")
+    path = root / "warehouse" / "wh.duckdb"
+    with Simulator(scale=600, seed=11) as sim:
+        cfg = settings_module.load(
+            env="local",
+            wms={"base_url": sim.base_url, "page_size": 500},
+            warehouse={"kind": "duckdb", "path": str(path)},
+        )
+        sync_all(cfg, "full")
+        FORGOTTEN["location"] = [sim.tenant.rows("inventory", [20])[0]["location_id"]]
+        for name, ids in FORGOTTEN.items():
+            sim.delete(name, ids)
+        sync_all(cfg, "full", list(FORGOTTEN))
+        result = dbt(["build"], cfg, root)
+        rows = {name: {r["id"]: r for r in sim.tenant.rows(name)} for name in CATALOG}
+        yield Built(sim=sim, cfg=cfg, root=root, build=result, rows=rows)
+
+
+# --- expectations, from the tenant's records and the seeds only --------------------------
+
+
+def seed(name: str) -> dict[int, dict[str, str]]:
+    with (SEEDS / f"{name}.csv").open(newline="") as f:
+        return {int(r["status_code"]): r for r in csv.DictReader(f)}
+
+
+def flag(statuses: dict[int, dict[str, str]], code: int, name: str) -> bool:
+    return statuses[code][name] == "1"
+
+
+def close(a: float | None, b: float | None, tol: float = 1e-9) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= tol
+
+
+def allocation_view(b: Built) -> list[dict[str, Any]]:
+    """Each current allocation with its order line, order and seed flags."""
+    statuses = seed("wms_allocation_statuses")
+    out = []
+    for a in b.rows["allocation"].values():
+        line = b.rows["order_dtl"].get(a["order_dtl_id"])
+        order = b.rows["order_hdr"].get(line["order_id"]) if line else None
+        picked = a["picked_ts"] is not None
+        seconds = (a["picked_ts"] - a["create_ts"]).total_seconds() if picked else None
+        closed = flag(statuses, a["status_id"], "is_closed")
+        out.append(
+            a
+            | {
+                "line": line,
+                "order": order,
+                "cancelled": flag(statuses, a["status_id"], "is_cancelled"),
+                "picked": picked,
+                "seconds": seconds,
+                "within_1h": picked and seconds is not None and seconds <= 3600,
+                "fully_packed": picked and a["packed_qty"] == a["alloc_qty"],
+                "outstanding": Decimal(0) if closed else a["alloc_qty"] - (a["packed_qty"] or 0),
+            }
+        )
+    return out
+
+
+# --- the build ------------------------------------------------------------------------------
+
+
+def test_build_runs_every_model_snapshot_seed_and_test(built: Built) -> None:
+    assert built.build.success, built.build.exception
+    statuses = node_statuses(built.build)
+    assert set(MODELS) <= set(statuses)
+    assert {"snap_wms__order_hdr_status", "snap_wms__allocation_status"} <= set(statuses)
+    assert {"assert_packed_qty_not_above_allocated_qty", "assert_fill_rate_between_0_and_1"} <= set(statuses)
+    bad = {name: s for name, s in statuses.items() if s not in ("success", "pass", "warn")}
+    assert not bad, bad
+    # the forgotten inventory and location leave dangling references: warnings, not errors
+    warned = {name for name, s in statuses.items() if s == "warn"}
+    assert any(n.startswith("relationships_stg_wms__allocation_from_inventory_id") for n in warned), warned
+    assert any(n.startswith("relationships_stg_wms__inventory_location_id") for n in warned), warned
+
+
+def test_every_model_documents_exactly_its_columns(built: Built) -> None:
+    manifest = orjson.loads((built.root / "target" / "manifest.json").read_bytes())
+    documented = {
+        n["name"]: list(n["columns"])
+        for n in manifest["nodes"].values()
+        if n["resource_type"] in ("model", "snapshot", "seed")
+    }
+    for name, columns in documented.items():
+        actual = [r["column_name"] for r in built.query(f"describe {SCHEMA}.{name}")]
+        assert set(columns) == set(actual), (
+            f"{name}: undocumented {set(actual) - set(columns)}, gone {set(columns) - set(actual)}"
+        )
+    assert all(
+        n["description"] for n in manifest["nodes"].values() if n["resource_type"] in ("model", "snapshot", "seed")
+    )
+
+
+def test_staging_leaves_out_soft_deleted_rows(built: Built) -> None:
+    for name, ids in FORGOTTEN.items():
+        raw = built.query(f"select id, _deleted_at from wms_raw.{name} where id in ({', '.join(map(str, ids))})")
+        assert {r["id"] for r in raw} == set(ids) and all(r["_deleted_at"] is not None for r in raw)
+        key = f"{name}_id"
+        staged = {r[key] for r in built.query(f"select {key} from {SCHEMA}.stg_wms__{name}")}
+        assert staged == set(built.rows[name]), name
+        assert not staged & set(ids)
+
+
+def test_staging_labels_statuses_from_the_seeds(built: Built) -> None:
+    labels = {code: r["status_label"] for code, r in seed("wms_order_hdr_statuses").items()}
+    staged = built.query(f"select order_id, status_label from {SCHEMA}.stg_wms__order_hdr")
+    assert staged and all(
+        r["status_label"] == labels[built.rows["order_hdr"][r["order_id"]]["status_id"]] for r in staged
+    )
+
+
+# --- the marts, against the tenant ----------------------------------------------------------
+
+
+def test_allocation_performance_matches_the_wms_records(built: Built) -> None:
+    groups: dict[tuple[date, int, int, str], list[dict[str, Any]]] = defaultdict(list)
+    for a in allocation_view(built):
+        if a["cancelled"] or a["line"] is None or a["order"] is None:
+            continue
+        key = (a["create_ts"].date(), a["order"]["facility_id"], a["line"]["item_id"], a["pick_user"] or "UNASSIGNED")
+        groups[key].append(a)
+    mart = {
+        (r["allocation_date"], r["facility_id"], r["item_id"], r["pick_user"]): r
+        for r in built.query(f"select * from {SCHEMA}.fct_allocation_performance")
+    }
+    assert set(mart) == set(groups)
+    for key, allocs in groups.items():
+        row = mart[key]
+        picked = [a for a in allocs if a["picked"]]
+        alloc_qty = sum(a["alloc_qty"] for a in allocs)
+        packed_qty = sum(a["packed_qty"] for a in allocs)
+        picked_alloc = sum(a["alloc_qty"] for a in picked)
+        fulfillment = float(packed_qty / alloc_qty) if alloc_qty else None
+        within = sum(a["within_1h"] for a in allocs) / len(allocs)
+        quality = sum(a["fully_packed"] for a in picked) / len(picked) if picked else None
+        assert row["allocation_count"] == len(allocs)
+        assert row["picked_count"] == len(picked)
+        assert row["allocated_qty"] == alloc_qty and row["packed_qty"] == packed_qty
+        assert close(row["fulfillment_rate"], fulfillment)
+        assert close(
+            row["pack_efficiency"], float(sum(a["packed_qty"] for a in picked) / picked_alloc) if picked_alloc else None
+        )
+        assert close(row["picked_within_1h_share"], within)
+        assert close(row["quality_rate"], quality)
+        assert close(
+            row["avg_pick_minutes"], sum(a["seconds"] for a in picked) / len(picked) / 60 if picked else None, 1e-6
+        )
+        score = 0.4 * (fulfillment or 0) + 0.3 * within + 0.3 * (quality or 0)
+        assert close(row["efficiency_score"], score), key
+
+
+def test_order_fulfillment_matches_the_wms_records(built: Built) -> None:
+    packed_by_line: dict[int, Decimal] = defaultdict(Decimal)
+    for a in allocation_view(built):
+        if not a["cancelled"]:
+            packed_by_line[a["order_dtl_id"]] += a["packed_qty"] or 0
+    lines_by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for line in built.rows["order_dtl"].values():
+        lines_by_order[line["order_id"]].append(line)
+    mart = {r["order_id"]: r for r in built.query(f"select * from {SCHEMA}.fct_order_fulfillment")}
+    assert set(mart) == set(built.rows["order_hdr"])
+    shipped_orders = on_time_orders = 0
+    for order_id, order in built.rows["order_hdr"].items():
+        row, lines = mart[order_id], lines_by_order[order_id]
+        ordered = sum(line["ord_qty"] for line in lines)
+        shipped_ts: datetime | None = order["order_shipped_ts"]
+        shipped = sum(min(packed_by_line[line["id"]], line["ord_qty"]) for line in lines) if shipped_ts else 0
+        assert row["line_count"] == len(lines)
+        assert row["ordered_qty"] == ordered
+        assert row["allocated_qty"] == sum(line["alloc_qty"] for line in lines)
+        assert row["shipped_qty"] == shipped
+        assert row["is_shipped"] == (shipped_ts is not None)
+        if shipped_ts is None:
+            assert row["fill_rate"] is None and row["days_to_ship"] is None and row["is_on_time"] is None
+            continue
+        shipped_orders += 1
+        assert close(row["fill_rate"], float(shipped / ordered) if ordered else None)
+        assert row["days_to_ship"] == (shipped_ts.date() - order["ord_date"]).days
+        assert row["is_on_time"] == int(shipped_ts.date() <= order["req_ship_date"])
+        on_time_orders += row["is_on_time"]
+    assert 0 < on_time_orders < shipped_orders  # the tenant has both kinds
+
+
+def test_inventory_position_matches_the_inventory_records(built: Built) -> None:
+    available = seed("wms_inventory_statuses")
+    allocated_by_inventory: dict[int, Decimal] = defaultdict(Decimal)
+    for a in allocation_view(built):
+        if a["from_inventory_id"] is not None:
+            allocated_by_inventory[a["from_inventory_id"]] += a["outstanding"]
+    expected: dict[tuple[int, int], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for inv in built.rows["inventory"].values():
+        if inv["location_id"] is None:
+            continue
+        pos = expected[(inv["item_id"], inv["location_id"])]
+        pos["on_hand"] += inv["curr_qty"]
+        pos["held"] += 0 if flag(available, inv["status_id"], "is_available") else inv["curr_qty"]
+        pos["allocated"] += allocated_by_inventory[inv["id"]]
+    mart = {(r["item_id"], r["location_id"]): r for r in built.query(f"select * from {SCHEMA}.fct_inventory_position")}
+    assert set(mart) == set(expected)
+    for key, pos in expected.items():
+        row = mart[key]
+        assert (row["on_hand_qty"], row["held_qty"], row["allocated_qty"]) == (
+            pos["on_hand"],
+            pos["held"],
+            pos["allocated"],
+        )
+        assert row["available_qty"] == pos["on_hand"] - pos["held"] - pos["allocated"]
+        assert row["is_over_allocated"] == int(pos["allocated"] > pos["on_hand"] - pos["held"])
+
+
+def test_item_velocity_classes_follow_the_last_90_days_of_allocations(built: Built) -> None:
+    allocs = allocation_view(built)
+    as_of = max(a["create_ts"] for a in allocs)
+    counts: dict[int, int] = defaultdict(int)
+    for a in allocs:
+        if not a["cancelled"] and a["line"] is not None and as_of - timedelta(days=90) < a["create_ts"] <= as_of:
+            counts[a["line"]["item_id"]] += 1
+    active = list(counts.values())
+
+    def velocity(item_id: int) -> str:
+        if item_id not in counts:
+            return "Dormant"
+        share = sum(c >= counts[item_id] for c in active) / len(active)
+        return "Fast" if share <= 0.2 else "Regular" if share <= 0.5 else "Slow"
+
+    mart = {r["item_id"]: r for r in built.query(f"select * from {SCHEMA}.dim_items")}
+    assert set(mart) == set(built.rows["item"])
+    for item_id in built.rows["item"]:
+        assert mart[item_id]["allocations_90d"] == counts.get(item_id, 0)
+        assert mart[item_id]["velocity_class"] == velocity(item_id), item_id
+    assert {"Fast", "Regular", "Slow"} <= {r["velocity_class"] for r in mart.values()}
+
+
+def test_top_facilities_ranks_by_packed_over_allocated_units(built: Built) -> None:
+    totals: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for a in allocation_view(built):
+        if not a["cancelled"] and a["order"] is not None:
+            totals[a["order"]["facility_id"]][0] += a["packed_qty"]
+            totals[a["order"]["facility_id"]][1] += a["alloc_qty"]
+    rates = sorted(((float(p / q), f) for f, (p, q) in totals.items()), key=lambda t: (-t[0], t[1]))
+    top = transform.top_facilities(built.cfg.warehouse.path, schema=SCHEMA, limit=2)
+    assert [(t.facility_id, t.facility_code) for t in top] == [(f, f"DC{f:02d}") for _, f in rates[:2]]
+    assert all(close(t.fulfillment_rate, r) for t, (r, _) in zip(top, rates, strict=False))
+
+
+# --- history, freshness, docs -----------------------------------------------------------------
+
+
+def test_docs_generate_writes_the_catalog_of_every_model(built: Built, tmp_path: Path) -> None:
+    shutil.copytree(built.root / "target", tmp_path / "target")  # reuse the parsed manifest
+    result = dbt(["docs", "generate"], built.cfg, tmp_path)
+    assert result.success, result.exception
+    catalog = orjson.loads((tmp_path / "target" / "catalog.json").read_bytes())
+    names = {n.split(".")[-1] for n in catalog["nodes"]}
+    assert set(MODELS) <= names
+    assert (tmp_path / "target" / "index.html").exists()
+
+
+def test_source_freshness_holds_operational_data_to_hours_and_master_data_to_days(built: Built, tmp_path: Path) -> None:
+    cfg = copy_warehouse(built, tmp_path)
+    with duckdb.connect(cfg.warehouse.path) as db:  # age the loads: hours for orders, days for items
+        db.execute("update wms_raw.order_hdr set _loaded_at = _loaded_at - interval 3 hour")
+        db.execute("update wms_raw.allocation set _loaded_at = _loaded_at - interval 5 hour")
+        db.execute("update wms_raw.item set _loaded_at = _loaded_at - interval 5 hour")
+        db.execute("update wms_raw.location set _loaded_at = _loaded_at - interval 4 day")
+        db.execute("update wms_raw.inventory set _loaded_at = _loaded_at - interval 8 day")
+    result = dbt(["source", "freshness"], cfg, tmp_path)
+    assert isinstance(result.result, FreshnessResult), result.exception
+    status = {r.node.name: str(r.status) for r in result.result.results}
+    assert status == {
+        "order_hdr": "warn",  # operational: warn after 2 h, error after 4 h
+        "allocation": "error",
+        "order_dtl": "pass",
+        "item": "pass",  # master data: warn after 3 days, error after 7
+        "location": "warn",
+        "inventory": "error",
+        "facility": "pass",
+    }
+    assert not result.success
+
+
+def test_snapshot_keeps_the_previous_status_of_changed_orders(built: Built, tmp_path: Path) -> None:
+    """Runs last in this module: it moves the tenant's clock (modifies only, so the row
+    counts the other tests rely on stay)."""
+    before = {i: r["status_id"] for i, r in built.rows["order_hdr"].items()}
+    changes = built.sim.advance(minutes=60, modify=0.2, insert=0, entities=["order_hdr"])
+    changed = changes.modified["order_hdr"]
+    assert changed
+    sync_all(built.cfg, "incremental", ["order_hdr"])
+    result = dbt(["snapshot", "--select", "snap_wms__order_hdr_status"], built.cfg, tmp_path)
+    assert result.success, result.exception
+    now = {r["id"]: r for r in built.sim.tenant.rows("order_hdr")}
+    history = built.query(
+        f"select order_id, status_code, modified_at, dbt_valid_from, dbt_valid_to "
+        f"from {SCHEMA}.snap_wms__order_hdr_status order by order_id, dbt_valid_from"
+    )
+    versions: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in history:
+        versions[r["order_id"]].append(r)
+    for order_id, vs in versions.items():
+        if order_id not in changed:
+            assert len(vs) == 1 and vs[0]["dbt_valid_to"] is None
+            continue
+        old, new = vs
+        assert old["status_code"] == before[order_id] and new["status_code"] == now[order_id]["status_id"]
+        assert old["dbt_valid_to"] == new["dbt_valid_from"] == now[order_id]["mod_ts"]
+        assert new["dbt_valid_to"] is None
+
+
+# --- broken data fails the build --------------------------------------------------------------
+
+
+def test_a_failing_data_test_fails_the_build_and_names_the_test(built: Built, tmp_path: Path) -> None:
+    """Rows the sync's contract would quarantine can still reach the raw tables (loaded
+    before a rule existed, or by another loader): dbt's tests are the second line."""
+    cfg = copy_warehouse(built, tmp_path)
+    with duckdb.connect(cfg.warehouse.path) as db:
+        db.execute("update wms_raw.allocation set packed_qty = alloc_qty + 5 where id = 10")
+        db.execute("update wms_raw.allocation set status_id = 77 where id = 11")  # not in the seed
+    result = dbt(["build", "--select", "stg_wms__allocation"], cfg, tmp_path)
+    assert not result.success
+    failed = {name for name, status in node_statuses(result).items() if status == "fail"}
+    assert "assert_packed_qty_not_above_allocated_qty" in failed
+    assert any(n.startswith("known_code_stg_wms__allocation_status_code") for n in failed), failed

@@ -1,0 +1,131 @@
+"""The dbt project compiled for the ``oracle`` target without a database: dbt-oracle runs
+``dbt compile`` with ``--no-populate-cache --no-introspect`` and a database name in the
+profile (otherwise it asks the server for it), and the DSN points at a closed port, so any
+attempt to connect fails the compile. Every compiled model, snapshot and test must then
+parse as Oracle SQL and avoid what Oracle rejects or reads differently.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import sqlglot
+from dbt.adapters.oracle.keyword_catalog import RESERVED_KEYWORDS
+from sqlglot import exp
+
+from gruponos import settings as settings_module
+from gruponos import transform
+
+# dbt-oracle's list glues two words together ("ACCESS" "ELSE"): add them back
+RESERVED = {w.upper() for w in RESERVED_KEYWORDS} | {"ACCESS", "ELSE", "LEVEL", "USER", "DATE", "SIZE", "UID"}
+ORACLE_MAX_IDENTIFIER = 30  # 12.1 and older; 12.2+ allows 128
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    work = tmp_path_factory.mktemp("dbt_oracle")
+    cfg = settings_module.load(
+        env="local",
+        warehouse={"kind": "oracle", "dsn": "127.0.0.1:9/nowhere", "user": "gruponos", "password": "unused"},
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRUPONOS_DBT__ORACLE_DATABASE", "GRUPONOS")
+        result = transform.invoke(
+            ["compile", "--no-populate-cache", "--no-introspect"],
+            cfg,
+            target_path=work / "target",
+            log_path=work / "logs",
+        )
+    assert result.success, result.exception
+    manifest: dict[str, Any] = orjson.loads((work / "target" / "manifest.json").read_bytes())
+    return manifest
+
+
+def compiled(manifest: dict[str, Any], *types: str) -> dict[str, str]:
+    return {
+        n["name"]: n["compiled_code"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] in types and n.get("compiled_code")
+    }
+
+
+def test_every_model_snapshot_and_test_compiles_for_oracle(manifest: dict[str, Any]) -> None:
+    assert manifest["metadata"]["adapter_type"] == "oracle"
+    models = compiled(manifest, "model")
+    assert {"fct_allocation_performance", "fct_order_fulfillment", "dim_items", "stg_wms__allocation"} <= set(models)
+    assert len(compiled(manifest, "snapshot")) == 2
+    assert len(compiled(manifest, "test")) > 100
+
+
+@pytest.mark.parametrize("kind", ["model", "snapshot", "test"])
+def test_compiled_sql_parses_as_oracle(manifest: dict[str, Any], kind: str) -> None:
+    failures = {}
+    for name, sql in compiled(manifest, kind).items():
+        try:
+            sqlglot.parse(sql, read="oracle")
+        except sqlglot.errors.ParseError as exc:
+            failures[name] = str(exc)[:300]
+    assert not failures, failures
+
+
+@pytest.mark.parametrize("kind", ["model", "snapshot", "test"])
+def test_compiled_sql_avoids_what_oracle_rejects(manifest: dict[str, Any], kind: str) -> None:
+    problems: list[str] = []
+    for name, sql in compiled(manifest, kind).items():
+        text = re.sub(r"--[^\n]*", "", sql)
+        if re.search(r"\b(from|join)\s+[\w.\"]+\s+as\s+\w+", text, re.IGNORECASE):
+            problems.append(f"{name}: AS before a table alias")
+        if "::" in text:
+            problems.append(f"{name}: :: cast")
+        for statement in sqlglot.parse(sql, read="oracle"):
+            if statement is None:
+                continue
+            if any(lit.is_string and lit.this == "" for lit in statement.find_all(exp.Literal)):
+                problems.append(f"{name}: '' (NULL on Oracle)")
+            if any(True for _ in statement.find_all(exp.Boolean)):
+                problems.append(f"{name}: boolean literal")
+            if any(True for _ in statement.find_all(exp.Limit)):
+                problems.append(f"{name}: LIMIT")
+            if any(True for _ in statement.find_all(exp.Filter)):
+                problems.append(f"{name}: aggregate FILTER clause")
+            for group in statement.find_all(exp.Group):
+                if any(isinstance(e, exp.Literal) for e in group.expressions):
+                    problems.append(f"{name}: GROUP BY position")
+    assert not problems, problems
+
+
+def test_model_and_column_names_suit_oracle(manifest: dict[str, Any]) -> None:
+    problems = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] not in ("model", "snapshot", "seed"):
+            continue
+        names = [node["name"], *node["columns"]]
+        assert len(node["columns"]) > 1, f"{node['name']} documents no columns"
+        for name in names:
+            if len(name) > ORACLE_MAX_IDENTIFIER:
+                problems.append(f"{name}: longer than {ORACLE_MAX_IDENTIFIER}")
+            if name.upper() in RESERVED:
+                problems.append(f"{node['name']}.{name}: Oracle reserved word")
+    assert not problems, problems
+
+
+def test_raw_columns_oracle_cannot_read_unquoted_are_quoted_upper_case(manifest: dict[str, Any]) -> None:
+    staging = compiled(manifest, "model")
+    for name, sql in staging.items():
+        if not name.startswith("stg_wms__"):
+            continue
+        assert 'where "_DELETED_AT" is null' in sql, name
+        assert 'sys_extract_utc("_LOADED_AT")' in sql, name
+        assert not re.search(r"(?<![\"\w])_(loaded|deleted)_at\b", sql), name
+    assert '"LEVEL" as location_level' in staging["stg_wms__location"]
+    source = manifest["sources"]["source.gruponos.wms.allocation"]
+    assert source["loaded_at_field"] == '"_LOADED_AT"' or source["config"]["loaded_at_field"] == '"_LOADED_AT"'
+
+
+def test_the_project_dir_is_the_one_compiled() -> None:
+    assert (transform.PROJECT_DIR / "dbt_project.yml").exists()
+    assert Path(transform.PROJECT_DIR / "profiles.yml").exists()
