@@ -9,12 +9,15 @@ Example::
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import httpx
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.io_base import SingerWriter
+from singer_sdk.singerlib import Message, RecordMessage
 
 from gruponos.entities import CATALOG
 from gruponos.errors import SettingsError
@@ -35,11 +38,22 @@ def _number(name: str, description: str, default: float | None = None) -> th.Pro
     return th.Property(name, number, default=default, description=description)
 
 
+class _Writer(SingerWriter):
+    """Singer messages to stdout, flushed at every message but a record (a state message
+    therefore always follows its records out); singer-sdk's writer flushes every record."""
+
+    def write_message(self, message: Message) -> None:
+        sys.stdout.write(self.format_message(message) + "\n")
+        if not isinstance(message, RecordMessage):
+            sys.stdout.flush()
+
+
 class TapOracleWMS(Tap):
     """Oracle WMS Cloud entities (lgfapi v10) as Singer streams."""
 
     name = "tap-oracle-wms"
     package_name = "gruponos"
+    message_writer_class = _Writer
 
     config_jsonschema = th.PropertiesList(
         th.Property(
