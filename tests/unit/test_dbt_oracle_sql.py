@@ -123,7 +123,7 @@ def test_raw_columns_oracle_cannot_read_unquoted_are_quoted_upper_case(manifest:
         assert not re.search(r"(?<![\"\w])_(loaded|deleted)_at\b", sql), name
     assert '"LEVEL" as location_level' in staging["stg_wms__location"]
     source = manifest["sources"]["source.gruponos.wms.allocation"]
-    assert source["loaded_at_field"] == '"_LOADED_AT"' or source["config"]["loaded_at_field"] == '"_LOADED_AT"'
+    assert source["loaded_at_field"] == 'sys_extract_utc("_LOADED_AT")'
 
 
 def test_the_project_dir_is_the_one_compiled() -> None:
