@@ -59,7 +59,7 @@ TARGETS: dict[str, str] = {"duckdb": "local", "oracle": "oracle", "postgres": "p
 # The schema the models are built in when none is given (Oracle: the user's own schema).
 DEFAULT_SCHEMA = "analytics"
 
-_SECRET_MARKERS = ("PASSWORD",)
+_SECRET_MARKERS = ("PASSWORD", "DSN")  # an Oracle DSN may embed a password
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 

@@ -69,7 +69,7 @@ def test_repr_hides_passwords() -> None:
     env = transform.dbt_env(cfg(kind="oracle", dsn="db:1521/x", user="u", password="s3cret", wallet_password="w4llet"))
     text = repr(env)
     assert "s3cret" not in text and "w4llet" not in text
-    assert "GRUPONOS_WAREHOUSE__PASSWORD" in text
+    assert "GRUPONOS_WAREHOUSE__PASSWORD" in text and "db:1521" not in text
 
 
 def test_args_name_the_project_profiles_and_target() -> None:
