@@ -23,7 +23,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from returns.result import Failure, Result, Success
 
 from flows.alerts import alert
-from flows.dbt import build_if_present
+from flows.dbt import build
 from flows.report import publish
 from flows.tasks import ensure_tenant_limit, settings_for, sync_one, wms_clock
 from gruponos.entities import CATALOG, entity
@@ -104,7 +104,7 @@ def _sync(
         message = f"{len(failures)} of {len(outcomes)} entities failed: " + " | ".join(str(f) for f in failures)
         return Failed(message=message, data=SyncFailed(message, outcomes))
     if run_dbt:
-        dbt = build_if_present(cfg, threads=dbt_threads)
+        dbt = build(cfg, threads=dbt_threads)
         if isinstance(dbt, Failure):
             message = f"every entity synced, but dbt build failed: {dbt.failure()}"
             return Failed(message=message, data=SyncFailed(message, outcomes))

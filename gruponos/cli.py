@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Keep an analytics warehouse in sync with Oracle WMS Cloud.", no_args_is_help=True)
 simulator_app = typer.Typer(help="The bundled Oracle WMS simulator.", no_args_is_help=True)
 app.add_typer(simulator_app, name="simulator")
+service_app = typer.Typer(help="The local Prefect service: server, work pool, deployments, worker, simulator.")
+app.add_typer(service_app, name="service")
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -192,17 +194,77 @@ def demo(
             f"2. the WMS clock moved 60 minutes: {sum(changes['modified'].values()):,} records modified, "
             f"{sum(changes['inserted'].values()):,} inserted"
         )
-        incremental, error2 = _run_flow(cfg, "incremental", names, run_dbt=False)
-        _print_reports("3. incremental sync", incremental)
+        incremental, error2 = _run_flow(cfg, "incremental", names, run_dbt=True)
+        _print_reports("3. incremental sync, then dbt build", incremental)
         expected = _admin(cfg, base_url, "status")["counts"]
         for problem in (error, error2):
             if problem:
                 err_console.print(f"[red]error:[/red] {escape(problem)}")
         failed = bool(error or error2)
     failed |= not _reconcile(cfg, expected)
+    if not error2:
+        _print_marts(target)
     console.print(f"Warehouse: {Path(path).resolve()} (schema {cfg.warehouse.db_schema})")
     if failed:
         raise typer.Exit(1)
+
+
+@service_app.command("up")
+def service_up(
+    port: Annotated[int, typer.Option(help="Prefect server port on 127.0.0.1.")] = 4200,
+    sim_port: Annotated[int, typer.Option(help="Simulator port (the local environment's WMS).")] = 8765,
+    scale: Annotated[int, typer.Option(min=1, help="Allocations in the simulated tenant.")] = 100_000,
+    home: Annotated[str, typer.Option(help="PREFECT_HOME (SQLite database, logs).")] = "data/prefect",
+) -> None:
+    """Run the local service in the foreground: Prefect server, pool, deployments, worker, simulator.
+
+    SQLite under ``--home`` by default; PostgreSQL when PREFECT_SERVER_DATABASE_CONNECTION_URL is
+    set. Ctrl-C stops everything.
+    """
+    from gruponos.service import Service
+
+    project = Path(__file__).resolve().parent.parent
+    service = Service(project=project, port=port, sim_port=sim_port, scale=scale, home=Path(home).resolve())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        service.start(say=lambda text: err_console.print(text))
+        console.print(
+            f"[green]gruponos local service is up[/]: dashboard {service.ui_url}\n"
+            f"  run a sync:  PREFECT_API_URL={service.api_url} uv run prefect deployment run full-sync/local --watch\n"
+            "  Ctrl-C stops the server, the worker and the simulator."
+        )
+        while not stop.wait(0.5):
+            if (dead := service.dead()) is not None:
+                err_console.print(f"[red]{escape(dead)} exited; stopping the service[/red]")
+                raise typer.Exit(1)
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    finally:
+        err_console.print("stopping…")
+        service.stop()
+
+
+def _print_marts(path: Path) -> None:
+    """A few rows of the marts dbt built: top facilities by fulfillment rate."""
+    from gruponos.transform import top_facilities
+
+    table = Table(title="5. dbt marts: top facilities by fulfillment rate (fct_allocation_performance)")
+    for col in ("facility", "allocations", "allocated qty", "packed qty", "fulfillment rate"):
+        table.add_column(col, justify="left" if col == "facility" else "right")
+    for row in top_facilities(path):
+        rate = "—" if row.fulfillment_rate is None else f"{row.fulfillment_rate:.1%}"
+        table.add_row(
+            row.facility_code or str(row.facility_id),
+            f"{row.allocation_count:,}",
+            f"{row.allocated_qty:,}",
+            f"{row.packed_qty:,}",
+            rate,
+        )
+    console.print(table)
 
 
 def _entities(names: list[str] | None) -> list[str]:
