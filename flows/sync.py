@@ -10,25 +10,24 @@ run publishes its report and ends **Failed** naming every failed entity and why.
 
 from __future__ import annotations
 
-import time
+import contextvars
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
-from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed
-from prefect.task_runners import ThreadPoolTaskRunner
-from returns.result import Failure, Result, Success
+from prefect.states import Completed
+from returns.result import Failure
 
 from flows.alerts import alert
 from flows.dbt import build
 from flows.report import publish
-from flows.tasks import ensure_tenant_limit, settings_for, sync_one, wms_clock
+from flows.tasks import Outcome, ensure_tenant_limit, result_storage, settings_for, sync_one, wms_clock
 from gruponos.entities import CATALOG, entity
 from gruponos.errors import SyncError
-from gruponos.pipeline import EntityReport, Mode
+from gruponos.pipeline import Mode
 
 __all__ = [
     "INCREMENTAL_DEFAULT",
@@ -39,8 +38,6 @@ __all__ = [
     "incremental_sync",
     "master_data",
 ]
-
-Outcome = EntityReport | SyncError
 
 
 class SyncFailed(Exception):
@@ -88,34 +85,32 @@ def _sync(
     bound = cfg.flows.entity_concurrency
     limit = ensure_tenant_limit(cfg)
     logger.info("%s of %s (%s, %d at a time; WMS slots: %s)", mode, ", ".join(entities), env, bound, limit)
-    now = wms_clock(cfg)
-    futures: list[PrefectFuture[Result[EntityReport, SyncError]]] = []
-    for name in entities:
-        while sum(not f.state.is_final() for f in futures) >= bound:
-            time.sleep(0.2)
-        futures.append(sync_one.submit(cfg, name, mode, now))
-    outcomes: list[Outcome] = []
-    for future in futures:
-        result = future.result()
-        outcomes.append(result.unwrap() if isinstance(result, Success) else result.failure())
+    storage = result_storage(cfg)
+    now = wms_clock.with_options(result_storage=storage)(cfg)
+    run_id = str(flow_run.id).replace("-", "")[:12]
+    with ThreadPoolExecutor(max_workers=bound, thread_name_prefix="entity") as pool:
+        # each entity in a copy of the flow's context, so its tasks belong to this flow run
+        futures = [
+            pool.submit(contextvars.copy_context().run, sync_one, cfg, name, mode, now, run_id) for name in entities
+        ]
+        outcomes: list[Outcome] = [f.result() for f in futures]
     publish(f"{flow_run.flow_name}-{env}".replace("_", "-"), f"{title} ({env})", outcomes, cfg)
     failures = [o for o in outcomes if isinstance(o, SyncError)]
     if failures:
         message = f"{len(failures)} of {len(outcomes)} entities failed: " + " | ".join(str(f) for f in failures)
-        return Failed(message=message, data=SyncFailed(message, outcomes))
+        raise SyncFailed(message, outcomes)  # raised, not returned: flow-run retries apply to it
     if run_dbt:
         dbt = build(cfg, threads=dbt_threads)
         if isinstance(dbt, Failure):
             message = f"every entity synced, but dbt build failed: {dbt.failure()}"
-            return Failed(message=message, data=SyncFailed(message, outcomes))
+            raise SyncFailed(message, outcomes)
     return Completed(message=f"{len(outcomes)} entities synced", data=outcomes)
 
 
 _HOOKS: dict[str, Any] = {"on_failure": [alert], "on_crashed": [alert]}
-_RUNNER: Any = ThreadPoolTaskRunner(max_workers=16)  # entities are bounded by ``concurrency``, not here
 
 
-@flow(name="full-sync", task_runner=_RUNNER, **_HOOKS)
+@flow(name="full-sync", **_HOOKS)
 def full_sync(
     env: str = "local",
     entities: list[str] | None = None,
@@ -141,7 +136,7 @@ def full_sync(
     )
 
 
-@flow(name="incremental-sync", task_runner=_RUNNER, **_HOOKS)
+@flow(name="incremental-sync", **_HOOKS)
 def incremental_sync(
     env: str = "local",
     entities: list[str] | None = None,
@@ -167,7 +162,7 @@ def incremental_sync(
     )
 
 
-@flow(name="master-data", task_runner=_RUNNER, **_HOOKS)
+@flow(name="master-data", **_HOOKS)
 def master_data(
     env: str = "local",
     entities: list[str] | None = None,

@@ -3,8 +3,8 @@
 A sync of one entity is two cached tasks — ``land`` (extract to a landing file) and ``load``
 (check, MERGE, state) — so a retried flow run reuses a finished extraction instead of asking
 the WMS again. Transient faults raise ``Transient`` (Prefect retries them with backoff and
-jitter); domain failures raise ``Broken``, which is never retried, and reach the flow as a
-``Failure`` value through ``sync_one``.
+jitter); domain failures raise ``Broken``, which is never retried; ``sync_one`` turns either
+into the entity's ``SyncError`` value once the retries are spent.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from prefect import get_client, task
-from prefect.cache_policies import NONE
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.client.schemas.objects import State
 from prefect.concurrency.sync import concurrency
@@ -27,7 +26,6 @@ from prefect.context import TaskRunContext
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.logging import get_run_logger
 from returns.io import IOFailure, IOResult
-from returns.result import Failure, Result, Success
 from returns.unsafe import unsafe_perform_io
 
 from gruponos import settings as settings_module
@@ -51,6 +49,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+Outcome = EntityReport | SyncError
 _PROGRESS_EVERY = 50_000  # rows between progress lines in the run log
 
 # In-process listeners (entity, phase, rows so far): the CLI draws its progress bars from these
@@ -115,12 +114,6 @@ def ensure_tenant_limit(cfg: settings_module.Settings) -> str:
                     GlobalConcurrencyLimitCreate(name=name, limit=cfg.flows.tenant_slots)
                 )
     return name
-
-
-def _flow_run_id() -> str:
-    ctx = TaskRunContext.get()
-    flow_run_id = ctx.task_run.flow_run_id if ctx is not None else None
-    return str(flow_run_id) if flow_run_id else uuid.uuid4().hex
 
 
 def _retryable(_task: Any, _task_run: Any, state: State[Any]) -> bool:
@@ -226,21 +219,23 @@ def load(cfg: settings_module.Settings, name: str, mode: Mode, now: datetime, la
     return report
 
 
-@task(name="sync-entity", cache_policy=NONE)
-def sync_one(cfg: settings_module.Settings, name: str, mode: Mode, now: datetime) -> Result[EntityReport, SyncError]:
-    """Land then load one entity; a failure comes back as a value, after the task's own retries."""
+def sync_one(cfg: settings_module.Settings, name: str, mode: Mode, now: datetime, run_id: str) -> Outcome:
+    """Land then load one entity (two tasks of the flow run); a failure comes back as a value.
+
+    Called in the flow's context (not inside another task), so each task keeps its own
+    result: a landing stays cached when its load fails, for the flow run's retry.
+    """
     retries, delay, storage = cfg.flows.task_retries, cfg.flows.retry_delay_s, result_storage(cfg)
-    run_id = _flow_run_id().replace("-", "")[:12]
     try:
         landing = land.with_options(
             retries=retries, retry_delay_seconds=delay, retry_jitter_factor=0.5, result_storage=storage
         )(cfg, name, mode, now, run_id)
-        report = load.with_options(
+        report: EntityReport = load.with_options(
             retries=retries, retry_delay_seconds=delay, retry_jitter_factor=0.5, result_storage=storage
         )(cfg, name, mode, now, landing)
-        return Success(report)
+        return report
     except (Transient, Broken) as exc:
-        return Failure(exc.error)
+        return exc.error
 
 
 def _raise(result: IOResult[_T, SyncError]) -> _T:

@@ -28,3 +28,28 @@ def fresh_sim() -> Iterator[Simulator]:
 def http(sim: Simulator) -> Iterator[httpx.Client]:
     with httpx.Client(auth=(sim.username, sim.password), timeout=30) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prefect server (PostgreSQL-backed) for in-process flow runs; yields its API URL."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_LOGGING_EXTRA_LOGGERS,
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        temporary_settings,
+    )
+
+    from tests.prefect_server import prefect_server
+
+    with (
+        prefect_server(tmp_path_factory.mktemp("prefect-home")) as (api_url, _),
+        temporary_settings(
+            updates={
+                PREFECT_API_URL: api_url,
+                PREFECT_SERVER_ANALYTICS_ENABLED: False,
+                PREFECT_LOGGING_EXTRA_LOGGERS: "gruponos",
+            }
+        ),
+    ):
+        yield api_url
