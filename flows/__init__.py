@@ -7,7 +7,7 @@ Flow names are the jobs (``full-sync``, ``incremental-sync``, ``master-data``, `
 ``health-check``); deployments (``prefect.yaml``) are named after environments.
 """
 
-from flows.dbt import dbt_build
+from flows.dbt_build import dbt_build
 from flows.health import health_check
 from flows.sync import full_sync, incremental_sync, master_data
 

@@ -22,7 +22,7 @@ from prefect.states import Completed
 from returns.result import Failure
 
 from flows.alerts import alert
-from flows.dbt import build
+from flows.dbt_build import build
 from flows.report import publish
 from flows.tasks import Outcome, ensure_tenant_limit, result_storage, settings_for, sync_one, wms_clock
 from gruponos.entities import CATALOG, entity

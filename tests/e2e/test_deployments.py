@@ -1,0 +1,255 @@
+"""The product as users run it: a real Prefect server (PostgreSQL-backed), `prefect.yaml` deployed,
+process workers, `prefect deployment run … --watch`, the simulator and a DuckDB warehouse."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from threading import Thread
+from typing import Any
+
+import duckdb
+import httpx
+import pytest
+
+from gruponos.entities import CATALOG
+from gruponos.simulator import Simulator
+from tests.prefect_server import PREFECT, prefect, prefect_server
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.timeout(900)
+
+
+@dataclass
+class Service:
+    api_url: str
+    env: dict[str, str]
+    sim: Simulator
+    warehouse: Path
+    alerts: list[dict[str, Any]]
+    home: Path
+    workers: list[subprocess.Popen[bytes]]
+
+    def run(self, deployment: str, *args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
+        return prefect(self.env, "deployment", "run", deployment, "--watch", *args, cwd=ROOT, timeout=timeout)
+
+    def start_worker(self, name: str) -> None:
+        log = (self.home / f"{name}.log").open("ab")
+        cmd = [PREFECT, "worker", "start", "--pool", "gruponos-local", "--name", name]
+        self.workers.append(subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = httpx.request(method, f"{self.api_url}{path}", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def flow_runs(self, deployment: str) -> list[dict[str, Any]]:
+        dep = self.api("GET", f"/deployments/name/{deployment}")
+        return list(self.api("POST", "/flow_runs/filter", {"deployments": {"id": {"any_": [dep["id"]]}}, "limit": 200}))
+
+    def live(self, entity: str) -> dict[int, Any]:
+        with duckdb.connect(str(self.warehouse), read_only=True) as db:
+            rows = db.execute(f'SELECT id, mod_ts FROM wms_raw."{entity}" WHERE _deleted_at IS NULL').fetchall()
+        return {int(i): ts for i, ts in rows}
+
+
+def _receiver(alerts: list[dict[str, Any]]) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            alerts.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0)))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    home = tmp_path_factory.mktemp("e2e")
+    alerts: list[dict[str, Any]] = []
+    hooks = _receiver(alerts)
+    with Simulator(scale=2_000, seed=5) as sim, prefect_server(home / "prefect") as (api_url, env):
+        env = env | {
+            "GRUPONOS_ENV": "local",
+            "GRUPONOS_PROJECT_DIR": str(ROOT),
+            "GRUPONOS_WMS__BASE_URL": sim.base_url,
+            "GRUPONOS_WMS__USERNAME": sim.username,
+            "GRUPONOS_WMS__PASSWORD": sim.password,
+            "GRUPONOS_WMS__MAX_RETRIES": "1",
+            "GRUPONOS_WAREHOUSE__PATH": str(home / "wh.duckdb"),
+            "GRUPONOS_FLOWS__RESULTS_PATH": str(home / "results"),
+            "GRUPONOS_FLOWS__LANDING_PATH": str(home / "landing"),
+            "GRUPONOS_FLOWS__RETRY_DELAY_S": "1",
+            "GRUPONOS_FLOWS__TASK_RETRIES": "1",
+            "GRUPONOS_FLOWS__WEBHOOK_URL": f"http://127.0.0.1:{hooks.server_address[1]}/alerts",
+        }
+        for pool, kind in (
+            ("gruponos-local", "process"),
+            *((f"gruponos-{e}", "docker") for e in ("dev", "staging", "prod")),
+        ):
+            created = prefect(env, "work-pool", "create", pool, "--type", kind)
+            assert created.returncode == 0, created.stdout + created.stderr
+        deployed = prefect(env, "--no-prompt", "deploy", "--all", cwd=ROOT)
+        assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+        svc = Service(api_url, env, sim, home / "wh.duckdb", alerts, home, [])
+        svc.start_worker("worker-a")
+        try:
+            yield svc
+        finally:
+            for worker in svc.workers:
+                worker.terminate()
+            for worker in svc.workers:
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+            hooks.shutdown()
+
+
+def test_every_flow_is_deployed_per_environment_and_schedules_create_runs(service: Service) -> None:
+    names = {f"{d['flow_name']}/{d['name']}" for d in _deployments(service)}
+    flows = ("full-sync", "incremental-sync", "master-data", "dbt-build", "health-check")
+    assert names == {f"{f}/{e}" for f in flows for e in ("local", "dev", "staging", "prod")}
+    local = service.api("GET", "/deployments/name/full-sync/local")
+    assert local["schedules"] == [] and local["work_pool_name"] == "gruponos-local"
+    prod = service.api("GET", "/deployments/name/full-sync/prod")
+    assert {s["schedule"]["cron"] for s in prod["schedules"]} == {"0 3 * * 0", "0 2 * * *"}
+    assert {s["schedule"]["timezone"] for s in prod["schedules"]} == {"America/Sao_Paulo"}
+    assert prod["parameters"]["merge_batch_size"] == 10_000 and prod["parameters"]["batch_size"] == 5_000
+    deadline = time.monotonic() + 120  # the scheduler runs every few seconds: a broken one is silent
+    while time.monotonic() < deadline:
+        scheduled = [r for r in service.flow_runs("incremental-sync/prod") if r["state_type"] == "SCHEDULED"]
+        if scheduled:
+            break
+        time.sleep(2)
+    assert scheduled, "no scheduled run was created for incremental-sync/prod"
+    assert all(r["parameters"]["env"] == "prod" for r in scheduled)
+
+
+def _deployments(service: Service) -> list[dict[str, Any]]:
+    deployments = service.api("POST", "/deployments/filter", {"limit": 200})
+    flows = {f["id"]: f["name"] for f in service.api("POST", "/flows/filter", {"limit": 200})}
+    return [{**d, "flow_name": flows[d["flow_id"]]} for d in deployments]
+
+
+def test_full_sync_deployment_run_brings_every_entity(service: Service) -> None:
+    done = service.run("full-sync/local", "--param", "run_dbt=false")
+
+    assert done.returncode == 0, done.stdout[-3000:]
+    for name in CATALOG:
+        assert service.live(name) == service.sim.tenant.mod_ts(name), name
+
+
+def test_wrong_credentials_fail_the_run_clearly_and_alert(service: Service) -> None:
+    before = len(service.alerts)
+    done = service.run(
+        "incremental-sync/local",
+        "--param",
+        "run_dbt=false",
+        "--job-variable",
+        'env={"GRUPONOS_WMS__PASSWORD": "not-the-password"}',
+    )
+
+    assert done.returncode == 1
+    assert "Failed" in done.stdout
+    runs = sorted(service.flow_runs("incremental-sync/local"), key=lambda r: r["created"])
+    assert runs[-1]["state_type"] == "FAILED"
+    assert "401" in runs[-1]["state"]["message"] and "AUTHENTICATION_FAILED" in runs[-1]["state"]["message"]
+    _wait(lambda: len(service.alerts) > before, "the webhook got no alert")
+    alert = service.alerts[-1]
+    assert alert["flow"] == "incremental-sync" and alert["state"] == "Failed" and "401" in alert["message"]
+    assert "not-the-password" not in json.dumps(alert)
+
+
+def test_a_run_killed_mid_load_then_rerun_converges(service: Service) -> None:
+    service.sim.advance(minutes=60, modify=0.3, insert=0.05)
+    killed = service.run(
+        "incremental-sync/local",
+        "--param",
+        "run_dbt=false",
+        "--param",
+        "merge_batch_size=100",
+        "--param",
+        "batch_size=100",
+        "--param",
+        "page_size=100",
+        "--param",
+        "concurrency=1",
+        "--job-variable",
+        'env={"GRUPONOS_TEST_CRASH_AT": "during_merge:2"}',
+    )
+
+    assert killed.returncode == 1
+    runs = sorted(service.flow_runs("incremental-sync/local"), key=lambda r: r["created"])
+    assert runs[-1]["state_type"] == "CRASHED", runs[-1]["state"]
+    assert service.live("allocation") != service.sim.tenant.mod_ts("allocation"), "the crash came too late"
+
+    rerun = service.run("incremental-sync/local", "--param", "run_dbt=false")
+
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    for name in ("allocation", "order_hdr", "order_dtl"):
+        assert service.live(name) == service.sim.tenant.mod_ts(name), name
+
+
+def test_two_workers_run_each_queued_run_exactly_once_and_runs_of_one_sync_never_overlap(service: Service) -> None:
+    service.start_worker("worker-b")
+    dep = service.api("GET", "/deployments/name/incremental-sync/local")
+    created = [
+        service.api(
+            "POST",
+            f"/deployments/{dep['id']}/create_flow_run",
+            {"parameters": {"entities": ["allocation", "order_hdr"], "run_dbt": False}},
+        )["id"]
+        for _ in range(4)
+    ]
+
+    def finished() -> bool:
+        runs = [service.api("GET", f"/flow_runs/{i}") for i in created]
+        return all(r["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for r in runs)
+
+    _wait(finished, "the queued runs did not all finish", timeout=480)
+    runs = [service.api("GET", f"/flow_runs/{i}") for i in created]
+    assert [r["state_type"] for r in runs] == ["COMPLETED"] * 4
+    assert [r["run_count"] for r in runs] == [1] * 4
+    spans = sorted((r["start_time"], r["end_time"]) for r in runs)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end <= start, f"two runs of incremental-sync/local overlapped: {spans}"
+    with duckdb.connect(str(service.warehouse), read_only=True) as db:
+        logged = db.execute("SELECT run_id, entity, status FROM wms_raw._sync_runs").fetchall()
+    for run in runs:
+        prefix = run["id"].replace("-", "")[:12]
+        mine = sorted((entity, status) for run_id, entity, status in logged if run_id.startswith(prefix))
+        assert mine == [("allocation", "ok"), ("order_hdr", "ok")], (run["id"], mine)
+
+
+def _wait(condition: Any, message: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(1)
+    raise AssertionError(message)
+
+
+def test_cli_status_reads_what_the_deployments_wrote(service: Service) -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "gruponos.cli", "status"],
+        env=service.env | {"COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert all(name in shown.stdout for name in CATALOG)
