@@ -26,7 +26,7 @@ from gruponos import settings as settings_module
 __all__ = ["LOCAL_POOL", "Service"]
 
 LOCAL_POOL = "gruponos-local"
-_LOCAL_DEPLOYMENTS = ("full-sync", "incremental-sync", "master-data", "dbt-build", "health-check")
+_LOCAL_DEPLOYMENTS = ("full-sync", "incremental-sync", "master-data", "dbt-build", "health-check", "meltano-run")
 
 
 class Service:

@@ -11,18 +11,19 @@ executable (``tap-oracle-wms``) is this package's console script. A non-zero exi
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from gruponos.errors import Error
 
-__all__ = ["PROJECT_DIR", "MeltanoError", "MeltanoRun", "install", "run"]
+__all__ = ["PROJECT_DIR", "MeltanoError", "MeltanoRun", "install", "record_counts", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,26 @@ def _meltano(args: Sequence[str], *, project_dir: Path, env: Mapping[str, str] |
             + "\n".join(tail)
         )
     return MeltanoRun(args=tuple(args), seconds=seconds, tail=tuple(tail))
+
+
+def record_counts(lines: Iterable[str], plugin: str = "tap-") -> dict[str, int]:
+    """Records per stream from the Singer ``record_count`` metrics a Meltano log shows for the
+    plugins whose name starts with ``plugin`` (``tap-``: extracted; ``target-``: loaded)."""
+    counts: dict[str, int] = {}
+    decoder = json.JSONDecoder()
+    for line in lines:
+        at = line.find(" METRIC: ")
+        if at < 0 or not line[:at].rsplit(" ", 1)[-1].startswith(plugin):
+            continue
+        try:
+            metric, _ = decoder.raw_decode(line, at + len(" METRIC: "))
+        except ValueError:
+            continue
+        if not isinstance(metric, dict) or metric.get("metric") != "record_count":
+            continue
+        stream = str((metric.get("tags") or {}).get("stream", "?"))
+        counts[stream] = counts.get(stream, 0) + int(metric.get("value", 0))
+    return counts
 
 
 def _executable() -> str:

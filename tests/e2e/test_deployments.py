@@ -120,7 +120,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 def test_every_flow_is_deployed_per_environment_and_schedules_create_runs(service: Service) -> None:
     names = {f"{d['flow_name']}/{d['name']}" for d in _deployments(service)}
-    flows = ("full-sync", "incremental-sync", "master-data", "dbt-build", "health-check")
+    flows = ("full-sync", "incremental-sync", "master-data", "dbt-build", "health-check", "meltano-run")
     assert names == {f"{f}/{e}" for f in flows for e in ("local", "dev", "staging", "prod")}
     local = service.api("GET", "/deployments/name/full-sync/local")
     assert local["schedules"] == [] and local["work_pool_name"] == "gruponos-local"
