@@ -1,7 +1,10 @@
 """``health-check``: the WMS answers and accepts our credentials, the warehouse takes writes,
-and every entity's last successful sync is within its freshness limit."""
+every entity's last successful sync is within its freshness limit, and ``dbt source freshness``
+passes for the raw tables the dbt project reads."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -9,6 +12,7 @@ from prefect.cache_policies import NONE
 
 from flows.alerts import alert
 from flows.tasks import settings_for
+from gruponos import transform
 from gruponos.errors import Error
 from gruponos.settings import Settings
 from gruponos.status import entity_status, stale
@@ -45,14 +49,38 @@ def check_warehouse(cfg: Settings) -> list[str]:
         warehouse.close()
 
 
+@task(name="check-source-freshness", cache_policy=NONE)
+def check_source_freshness(cfg: Settings) -> list[str]:
+    """``dbt source freshness`` over the raw tables: an ``error`` is a problem, a ``warn`` a warning."""
+    logger = get_run_logger()
+    if not (transform.PROJECT_DIR / "dbt_project.yml").exists():
+        return []
+    work = Path(cfg.flows.landing_path).resolve().parent / "dbt"
+    result = transform.invoke(["source", "freshness"], cfg, target_path=work / "target", log_path=work / "logs")
+    if result.exception is not None:
+        return [f"dbt source freshness could not run: {result.exception}"]
+    problems = []
+    for r in getattr(result.result, "results", []):
+        status = str(getattr(r.status, "value", r.status))
+        name = r.node.name if hasattr(r, "node") else r.unique_id
+        if status in ("error", "runtime error"):
+            detail = f"{r.age / 3600:.1f} h since the last load" if hasattr(r, "age") else str(r.error)
+            problems.append(f"source {name}: freshness {status} ({detail})")
+        elif status == "warn":
+            logger.warning("source %s: freshness warn (%.1f h since the last load)", name, r.age / 3600)
+    return problems
+
+
 @flow(name="health-check", on_failure=[alert], on_crashed=[alert])
 def health_check(env: str = "local") -> list[str]:
     """Fails (and alerts) naming every problem found; returns the checks passed otherwise."""
     cfg = settings_for(env)
     problems = check_wms(cfg) + check_warehouse(cfg)
+    if not problems:  # dbt's own view of the sources (loaded_at_field + freshness per source)
+        problems += check_source_freshness(cfg)
     lines = [f"# Health check ({env})", ""] + ([f"- ❌ {p}" for p in problems] or ["All checks passed."])
     create_markdown_artifact(key=f"health-check-{env}", markdown="\n".join(lines))
     if problems:
         raise RuntimeError(f"{len(problems)} problem(s): " + "; ".join(problems))
     get_run_logger().info("healthy: WMS answers, warehouse writable, every entity fresh")
-    return ["wms", "warehouse", "freshness"]
+    return ["wms", "warehouse", "freshness", "source freshness"]

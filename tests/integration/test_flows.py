@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg
 import pytest
 from prefect import get_client
@@ -276,8 +277,17 @@ def test_health_check_passes_after_a_sync_and_fails_and_alerts_when_data_is_late
     monkeypatch.setenv("GRUPONOS_FLOWS__WEBHOOK_URL", receiver.url)
     full_sync(env="local", run_dbt=False)
 
-    assert health_check(env="local") == ["wms", "warehouse", "freshness"]
+    assert health_check(env="local") == ["wms", "warehouse", "freshness", "source freshness"]
     assert receiver.received == []
+
+    with duckdb.connect(str(env / "wh.duckdb")) as db:  # as if allocations were last loaded 5 h ago
+        db.execute("UPDATE wms_raw.allocation SET _loaded_at = _loaded_at - INTERVAL 5 HOUR")
+    stale = health_check(env="local", return_state=True)
+
+    assert stale.is_failed()
+    assert "source allocation: freshness error" in (stale.message or "")  # dbt's 4 h error limit
+    assert "order_hdr" not in (stale.message or "")
+    assert [a["flow"] for a in receiver.received] == ["health-check"]
 
     monkeypatch.setenv("GRUPONOS_FLOWS__FRESHNESS_HOURS_OPERATIONAL", "0.0001")  # 0.36 s
     time.sleep(1)
@@ -286,7 +296,7 @@ def test_health_check_passes_after_a_sync_and_fails_and_alerts_when_data_is_late
     assert state.is_failed()
     assert "allocation: last successful sync" in (state.message or "")
     assert "item:" not in (state.message or "")  # master data's limit is days
-    assert [a["flow"] for a in receiver.received] == ["health-check"]
+    assert [a["flow"] for a in receiver.received] == ["health-check", "health-check"]
 
 
 def test_status_command_shows_watermark_last_run_rows_and_quarantine(env: Path, sim: Simulator) -> None:
