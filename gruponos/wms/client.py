@@ -435,7 +435,10 @@ class WmsClient:
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 error = self._unavailable(entity, exc.request, f"{type(exc).__name__}: {exc}")
                 raise _Transient(error) from exc
-            return self._answer(entity, response, parse)
+            try:
+                return self._answer(entity, response, parse)
+            finally:
+                _release(response)
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             if stats is not None:
@@ -503,6 +506,16 @@ def _decode(spec: EntitySpec, body: bytes) -> Page:
     """Decode one page, holding one of the process's decode slots."""
     with _DECODE_SLOTS:
         return decode_page(spec, body)
+
+
+def _release(response: httpx.Response) -> None:
+    """Let the body go as soon as its page lets go of it.
+
+    httpx leaves a read response in a reference cycle (the response and its bound stream), so
+    its body waited for the cyclic garbage collector: with little Python garbage per page, tens
+    of 1.3 MB bodies piled up (~+150 MB peak RSS with 8 threads). Dropping the stream breaks it.
+    """
+    response.stream = httpx.ByteStream(b"")
 
 
 def _auth(settings: WmsSettings) -> httpx.Auth:
