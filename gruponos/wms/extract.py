@@ -5,7 +5,10 @@ A large scan is split on the id line: two one-row probes find the lowest and hig
 outer ends are open, so rows inserted while the scan runs still fall into the last one.
 Partitions are read concurrently by at most ``max_concurrency`` threads sharing the
 client's connection pool (and its optional ``max_requests_per_s`` limit); their batches
-meet in a bounded queue, so memory holds at most a few pages whatever the entity's size.
+meet in a queue. A thread takes a credit before it asks for a page and the consumer gives
+it back when it takes the page, so at most ``max_concurrency + 2`` pages (a request in
+flight per thread, two decoded ahead) are held whatever the entity's size and however far
+the consumer lags: a thread never fetches a page only to wait with it.
 Partitions are disjoint and cover every id, so the merged stream has no duplicates and
 no gaps. A small scan (estimate below ``partition_min_rows``) or ``max_concurrency == 1``
 is read serially.
@@ -32,7 +35,8 @@ __all__ = ["Extraction", "Partition", "extract", "split"]
 
 log = logging.getLogger(__name__)
 
-_PUT_POLL_S = 0.1
+_POLL_S = 0.1
+_AHEAD = 2  # pages decoded ahead of the consumer, beyond one in flight per thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,34 +155,42 @@ class Extraction:
         return Scan(window=self.window, id_gte=part.id_gte, id_lt=part.id_lt, after_id=self.after_id)
 
     def _parallel(self) -> Iterator[Page]:
-        """Read the partitions concurrently and merge their pages through a bounded queue."""
+        """Read the partitions concurrently and merge their pages through a queue held by credits."""
         workers = self._client.settings.max_concurrency
-        inbox: queue.Queue[tuple[int, Page | None, BaseException | None]] = queue.Queue(maxsize=2 * workers)
+        inbox: queue.Queue[tuple[int, Page | None, BaseException | None]] = queue.Queue()
+        credits = threading.Semaphore(workers + _AHEAD)  # pages fetched and not yet taken
         stop = threading.Event()
 
-        def put(item: tuple[int, Page | None, BaseException | None]) -> bool:
+        def reserve() -> bool:
             while not stop.is_set():
-                try:
-                    inbox.put(item, timeout=_PUT_POLL_S)
+                if credits.acquire(timeout=_POLL_S):
                     return True
-                except queue.Full:
-                    continue
             return False
 
         def produce(part: Partition) -> None:
             stats = ScanStats(self.spec.name)
             failure: BaseException | None = None
+            pages = self._client.pages(self.spec, self._scan(part), stats=stats)
             try:
-                for page in self._client.pages(self.spec, self._scan(part), stats=stats):
-                    if not put((part.index, page, None)):
+                while True:
+                    if not reserve():
                         return  # the consumer has gone
+                    try:
+                        page = next(pages, None)
+                    except BaseException:
+                        credits.release()
+                        raise
+                    if page is None:
+                        credits.release()
+                        break
+                    inbox.put((part.index, page, None))
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 failure = exc
             with self._lock:  # before the end marker, so stats are whole when the stream ends
                 self.stats.add(stats)
                 if stats.result_count is not None:
                     self.stats.result_count = (self.stats.result_count or 0) + stats.result_count
-            put((part.index, None, failure))
+            inbox.put((part.index, None, failure))
 
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"wms-{self.spec.name}")
         try:
@@ -194,6 +206,7 @@ class Extraction:
                     with self._lock:
                         self._done.add(index)
                     continue
+                credits.release()  # the page is the consumer's now
                 with self._lock:
                     top = pc.max(page.batch.column("id")).as_py()
                     if top is not None:
