@@ -47,22 +47,46 @@ def _child(base_url: str, mode: str, path: str) -> None:
     if isinstance(result, IOFailure):
         raise SystemExit(str(unsafe_perform_io(result.failure())))
     report = unsafe_perform_io(result.unwrap())
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"rows": report.extracted, "inserted": report.inserted, "updated": report.updated,
-                      "seconds": seconds, "peak_rss_mb": peak}))  # fmt: skip
+                      "seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024,
+                      "cpu_s": usage.ru_utime + usage.ru_stime}))  # fmt: skip
+
+
+def _simulator_cpu() -> float:
+    """CPU seconds (user + sys) used so far by the simulator child of this process."""
+    import psutil
+
+    for child in psutil.Process().children():
+        if "simulator" in " ".join(child.cmdline()):
+            t = child.cpu_times()
+            return float(t.user + t.system)
+    return 0.0
 
 
 def ours(base_url: str, mode: str, path: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "tests.performance.bench_sync", "--child", base_url, mode, path]
+    before = _simulator_cpu()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["sim_cpu_s"] = _simulator_cpu() - before
+    return result
+
+
+def peer(base_url: str, mode: str, **kw: str) -> dict[str, Any]:
+    from tests.performance.dlt_peer import run_dlt
+
+    before = _simulator_cpu()
+    result = run_dlt(base_url, mode=mode, **kw)  # type: ignore[arg-type]
+    result["sim_cpu_s"] = _simulator_cpu() - before
     return result
 
 
 def line(who: str, what: str, r: dict[str, Any]) -> str:
     rate = r["rows"] / r["seconds"] if r["seconds"] else 0.0
+    cpu = f", CPU {r['cpu_s']:5.1f}s + simulator {r['sim_cpu_s']:5.1f}s" if "cpu_s" in r else ""
     return (f"  {who:<8} {what:<26} {r['rows']:>9,} rows in {r['seconds']:6.2f}s = {rate:>9,.0f} records/s, "
-            f"peak RSS {r['peak_rss_mb']:4.0f} MB")  # fmt: skip
+            f"peak RSS {r['peak_rss_mb']:4.0f} MB{cpu}")  # fmt: skip
 
 
 def bench(size: int, *, with_dlt: bool) -> None:
@@ -72,22 +96,20 @@ def bench(size: int, *, with_dlt: bool) -> None:
         results["ours full"] = ours(base_url, "full", str(work / "ours.duckdb"))
         print(line("gruponos", "full", results["ours full"]), flush=True)
         if with_dlt:
-            from tests.performance.dlt_peer import run_dlt
-
             kw = {"pipelines_dir": str(work / "dlt"), "duckdb_path": str(work / "dlt.duckdb")}
-            results["dlt full"] = run_dlt(base_url, mode="full", **kw)
+            results["dlt full"] = peer(base_url, "full", **kw)
             print(line("dlt", "full", results["dlt full"]), flush=True)
         r = ours(base_url, "incremental", str(work / "ours.duckdb"))
         print(line("gruponos", "no-change incremental", r), flush=True)
         if with_dlt:
-            print(line("dlt", "no-change incremental", run_dlt(base_url, mode="incremental", **kw)), flush=True)
+            print(line("dlt", "no-change incremental", peer(base_url, "incremental", **kw)), flush=True)
         changed = httpx.post(admin(base_url) + "/advance", params={"minutes": 60, "modify": 0.01, "insert": 0},
                              auth=AUTH, timeout=600).json()["modified"]["allocation"]  # fmt: skip
         print(f"  (clock moved 60 minutes, {changed:,} allocations modified)")
         r = ours(base_url, "incremental", str(work / "ours.duckdb"))
         print(line("gruponos", "1%-changed incremental", r), flush=True)
         if with_dlt:
-            print(line("dlt", "1%-changed incremental", run_dlt(base_url, mode="incremental", **kw)), flush=True)
+            print(line("dlt", "1%-changed incremental", peer(base_url, "incremental", **kw)), flush=True)
             a, b = results["ours full"], results["dlt full"]
             ratio = (a["rows"] / a["seconds"]) / (b["rows"] / b["seconds"])
             print(f"  full sync: gruponos is {ratio:.1f}x dlt", flush=True)

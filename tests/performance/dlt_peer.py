@@ -138,6 +138,7 @@ def _sync(
         "cursor": cursor,
         **steps,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),  # the whole child, dlt's import included
     }
 
 
