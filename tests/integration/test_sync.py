@@ -79,13 +79,26 @@ def sync(cfg: settings_module.Settings, mode: str, name: str = "allocation") -> 
     return report
 
 
+@pytest.fixture(autouse=True)
+def _prefect_for_children(prefect_api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gruponos sync` runs through the Prefect flows: children use the session's server (a
+    killed child would orphan an ephemeral one) and keep their results and landings here."""
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    monkeypatch.setenv("TEST_FLOW_DATA_DIR", str(tmp_path / "flow-data"))
+
+
 def sync_in_subprocess(
     cfg: settings_module.Settings, mode: str, *, crash_at: str | None = None, name: str = "allocation"
 ) -> subprocess.CompletedProcess[str]:
-    """`gruponos sync` in a child process configured only through GRUPONOS_* variables."""
+    """`gruponos sync` (through its flow) in a child process configured only through GRUPONOS_* variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRUPONOS_")}
     wh = cfg.warehouse
+    data = Path(os.environ["TEST_FLOW_DATA_DIR"])
     env |= {
+        "GRUPONOS_FLOWS__RESULTS_PATH": str(data / "results"),
+        "GRUPONOS_FLOWS__LANDING_PATH": str(data / "landing"),
+        "GRUPONOS_FLOWS__TASK_RETRIES": "0",
         "GRUPONOS_ENV": "local",
         "GRUPONOS_WMS__BASE_URL": cfg.wms.base_url or "",
         "GRUPONOS_WMS__PAGE_SIZE": str(cfg.wms.page_size),
