@@ -406,7 +406,13 @@ def _reconcile(cfg: settings_module.Settings, expected: dict[str, int]) -> bool:
     return ok
 
 
+def _terminated(*_: object) -> None:
+    """SIGTERM as Ctrl-C: clean-up runs (Prefect's temporary server is stopped, not orphaned)."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except Error as exc:  # our own errors: a clear message, no traceback
