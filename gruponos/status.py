@@ -9,6 +9,7 @@ and the raw tables; queries carry no values, only validated identifiers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,9 +17,9 @@ from typing import Any
 from gruponos.entities import CATALOG
 from gruponos.errors import WarehouseError
 from gruponos.settings import Settings
-from gruponos.warehouse import Warehouse, quote
+from gruponos.warehouse import Warehouse
 
-__all__ = ["EntityStatus", "entity_status", "stale"]
+__all__ = ["EntityStatus", "entity_status", "stale", "status_queries"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,23 +47,31 @@ def _aware(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def status_queries(table: Callable[[str], str], ident: Callable[[str], str]) -> dict[str, str]:
+    """The status queries, with tables and columns named as the warehouse names them."""
+    entity, status, started, finished = ident("entity"), ident("status"), ident("started_at"), ident("finished_at")
+    cols = ", ".join(ident(c) for c in ("entity", "run_id", "mode", "status", "started_at", "finished_at", "error"))
+    runs = table("_sync_runs")
+    return {
+        "state": f"SELECT {entity}, {ident('watermark')} FROM {table('_sync_state')}",
+        "last_runs": (
+            f"SELECT {cols} FROM (SELECT {cols}, ROW_NUMBER() OVER (PARTITION BY {entity} "
+            f"ORDER BY {started} DESC, {finished} DESC) pos FROM {runs}) r WHERE pos = 1"
+        ),
+        "last_ok": f"SELECT {entity}, MAX({finished}) FROM {runs} WHERE {status} = 'ok' GROUP BY {entity}",
+        "rejected": f"SELECT {entity}, COUNT(*) FROM {table('_rejected')} GROUP BY {entity}",
+        "rows": "SELECT COUNT(*) - COUNT({deleted}), COUNT({deleted}) FROM {table}",
+    }
+
+
 def entity_status(warehouse: Warehouse, schema: str) -> list[EntityStatus]:
     """Every catalog entity's status (entities never synced have empty fields)."""
-    s = quote(schema)
+    q = status_queries(warehouse.table, warehouse.ident)
     try:
-        state = dict(warehouse.query(f"SELECT entity, watermark FROM {s}.{quote('_sync_state')}"))
-        runs = warehouse.query(
-            "SELECT entity, run_id, mode, status, started_at, finished_at, error FROM ("
-            "SELECT entity, run_id, mode, status, started_at, finished_at, error, "
-            "ROW_NUMBER() OVER (PARTITION BY entity ORDER BY started_at DESC, finished_at DESC) AS pos "
-            f"FROM {s}.{quote('_sync_runs')}) r WHERE pos = 1"
-        )
-        ok = dict(
-            warehouse.query(
-                f"SELECT entity, MAX(finished_at) FROM {s}.{quote('_sync_runs')} WHERE status = 'ok' GROUP BY entity"
-            )
-        )
-        rejected = dict(warehouse.query(f"SELECT entity, COUNT(*) FROM {s}.{quote('_rejected')} GROUP BY entity"))
+        state = dict(warehouse.query(q["state"]))
+        runs = warehouse.query(q["last_runs"])
+        ok = dict(warehouse.query(q["last_ok"]))
+        rejected = dict(warehouse.query(q["rejected"]))
     except WarehouseError:
         raise
     except Exception as exc:  # the control tables do not exist yet: nothing was ever synced
@@ -71,9 +80,8 @@ def entity_status(warehouse: Warehouse, schema: str) -> list[EntityStatus]:
     out = []
     for name in CATALOG:
         try:
-            live, deleted = warehouse.query(
-                f"SELECT COUNT(*) - COUNT(_deleted_at), COUNT(_deleted_at) FROM {s}.{quote(name)}"
-            )[0]
+            sql = q["rows"].format(deleted=warehouse.ident("_deleted_at"), table=warehouse.table(name))
+            live, deleted = warehouse.query(sql)[0]
         except Exception:
             live = deleted = None
         run = last.get(name)

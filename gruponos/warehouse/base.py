@@ -167,6 +167,14 @@ class Warehouse(Protocol):
         """Prove the warehouse takes writes (a write that changes nothing); raise ``WarehouseError``."""
         ...
 
+    def ident(self, name: str) -> str:
+        """A column name quoted as this warehouse stores it."""
+        ...
+
+    def table(self, name: str) -> str:
+        """A table of the warehouse's schema, qualified and quoted as this warehouse stores it."""
+        ...
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query (status, health, tests); binds in the adapter's style."""
         ...

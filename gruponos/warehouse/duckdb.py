@@ -242,6 +242,12 @@ class DuckDBWarehouse:
                 [_now(), error[:4000], run.result_count, run.run_id, run.entity],
             )
 
+    def ident(self, name: str) -> str:
+        return quote(name)
+
+    def table(self, name: str) -> str:
+        return self._t(name)
+
     def probe(self) -> None:
         with self._mutex, self._transaction("warehouse", "write probe"):
             self._db.execute(f"UPDATE {self._t('_sync_state')} SET updated_at = updated_at WHERE 1 = 0")

@@ -727,6 +727,12 @@ class OracleWarehouse:
                  "b_result_count": run.result_count, "b_run_id": run.run_id, "b_entity": run.entity},
             )  # fmt: skip
 
+    def ident(self, name: str) -> str:
+        return ident(name)
+
+    def table(self, name: str) -> str:
+        return table(self.schema, name)
+
     def probe(self) -> None:
         with self._transaction("warehouse", "write probe") as conn, conn.cursor() as cur:
             cur.execute(
