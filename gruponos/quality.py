@@ -124,7 +124,8 @@ def _concat(spec: EntitySpec, batches: list[pa.RecordBatch]) -> pa.RecordBatch:
         return pa.RecordBatch.from_pylist([], schema=spec.schema)
     if len(batches) == 1:
         return batches[0]
-    table = pa.Table.from_batches(batches).combine_chunks()
+    # the system allocator gives the copy back when the batch is loaded (mimalloc kept it)
+    table = pa.Table.from_batches(batches).combine_chunks(memory_pool=pa.system_memory_pool())
     return table.to_batches()[0] if table.num_rows else batches[0]
 
 
