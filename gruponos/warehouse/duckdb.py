@@ -52,7 +52,7 @@ class DuckDBWarehouse:
 
     kind = "duckdb"
 
-    def __init__(self, *, path: str, schema: str = "wms_raw", memory_limit: str = "128MB") -> None:
+    def __init__(self, *, path: str, schema: str = "wms_raw", memory_limit: str = "112MB") -> None:
         self.path = str(Path(path).resolve())
         self.schema = schema
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
