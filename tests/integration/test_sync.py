@@ -89,7 +89,12 @@ def _prefect_for_children(prefect_api: str, tmp_path: Path, monkeypatch: pytest.
 
 
 def sync_in_subprocess(
-    cfg: settings_module.Settings, mode: str, *, crash_at: str | None = None, name: str = "allocation"
+    cfg: settings_module.Settings,
+    mode: str,
+    *,
+    crash_at: str | None = None,
+    name: str = "allocation",
+    library: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """`gruponos sync` (through its flow) in a child process configured only through GRUPONOS_* variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRUPONOS_")}
@@ -112,6 +117,8 @@ def sync_in_subprocess(
     if crash_at:
         env["GRUPONOS_TEST_CRASH_AT"] = crash_at
     cmd = [sys.executable, "-m", "gruponos.cli", "sync", mode, "--entity", name]
+    if library:  # extraction and load streaming together, without the flow's landing step
+        cmd = [sys.executable, "-m", "tests.integration._sync_child", mode, name]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -331,7 +338,7 @@ def test_postgres_connection_killed_mid_load_loses_nothing_committed(sim: Simula
 
         striker = threading.Thread(target=strike)
         striker.start()
-        first = sync_in_subprocess(cfg, "full")
+        first = sync_in_subprocess(cfg, "full", library=True)
         striker.join()
         assert killed, "the load finished before the connection could be killed"
         assert first.returncode == 1 and "PostgreSQL" in first.stderr
