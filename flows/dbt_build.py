@@ -18,7 +18,12 @@ from flows.alerts import alert
 from gruponos import transform
 from gruponos.settings import Settings
 
-__all__ = ["build", "dbt_build"]
+__all__ = ["build", "dbt_build", "work_dir"]
+
+
+def work_dir(cfg: Settings) -> Path:
+    """Where dbt writes its ``target/`` and ``logs/``: beside the landing folder, out of the project."""
+    return Path(cfg.flows.landing_path).resolve().parent / "dbt"
 
 
 def build(cfg: Settings, *, threads: int | None = None) -> Result[str, str]:
@@ -27,7 +32,7 @@ def build(cfg: Settings, *, threads: int | None = None) -> Result[str, str]:
     if not (transform.PROJECT_DIR / "dbt_project.yml").exists():
         logger.info("no dbt project in %s: dbt build skipped", transform.PROJECT_DIR)
         return Success("skipped: no dbt project")
-    work = Path(cfg.flows.landing_path).resolve().parent / "dbt"
+    work = work_dir(cfg)
     args = transform.dbt_args("build", cfg, target_path=work / "target", log_path=work / "logs")
     logger.info("dbt build (target %s, %s threads)", transform.dbt_target(cfg), threads or "default")
     try:

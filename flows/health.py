@@ -4,13 +4,12 @@ passes for the raw tables the dbt project reads."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from flows.alerts import alert
+from flows.dbt_build import work_dir
 from flows.tasks import settings_for
 from gruponos import transform
 from gruponos.errors import Error
@@ -55,7 +54,7 @@ def check_source_freshness(cfg: Settings) -> list[str]:
     logger = get_run_logger()
     if not (transform.PROJECT_DIR / "dbt_project.yml").exists():
         return []
-    work = Path(cfg.flows.landing_path).resolve().parent / "dbt"
+    work = work_dir(cfg)
     result = transform.invoke(["source", "freshness"], cfg, target_path=work / "target", log_path=work / "logs")
     if result.exception is not None:
         return [f"dbt source freshness could not run: {result.exception}"]

@@ -30,7 +30,7 @@ from returns.unsafe import unsafe_perform_io
 
 from gruponos import settings as settings_module
 from gruponos.entities import entity
-from gruponos.errors import SyncError
+from gruponos.errors import SyncError, WmsError
 from gruponos.pipeline import Context, EntityReport, Landing, Mode, land_entity, load_landing
 from gruponos.warehouse import connect
 from gruponos.wms import WmsClient
@@ -150,13 +150,9 @@ def wms_clock(cfg: settings_module.Settings) -> datetime:
     with WmsClient(cfg.wms) as wms:
         try:
             return wms.ping()
-        except Exception as exc:
-            from gruponos.errors import WmsError
-
-            if isinstance(exc, WmsError):
-                error = SyncError("WMS", "clock (GET entity/)", str(exc), exc.retryable)
-                raise (Transient(error) if exc.retryable else Broken(error)) from None
-            raise
+        except WmsError as exc:
+            error = SyncError("WMS", "clock (GET entity/)", str(exc), exc.retryable)
+            raise (Transient(error) if exc.retryable else Broken(error)) from None
 
 
 @task(name="land", retry_condition_fn=_retryable, cache_key_fn=_key("land"))
