@@ -15,7 +15,7 @@ from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings  # type: ignore[imp
 from returns.result import Failure, Result, Success
 
 from flows.alerts import alert
-from gruponos import transform
+from gruponos import dbt_runner
 from gruponos.settings import Settings
 
 __all__ = ["build", "dbt_build", "work_dir"]
@@ -29,22 +29,22 @@ def work_dir(cfg: Settings) -> Path:
 def build(cfg: Settings, *, threads: int | None = None) -> Result[str, str]:
     """``dbt build`` against the settings' warehouse: Success naming what ran, or Failure naming the nodes."""
     logger = get_run_logger()
-    if not (transform.PROJECT_DIR / "dbt_project.yml").exists():
-        logger.info("no dbt project in %s: dbt build skipped", transform.PROJECT_DIR)
+    if not (dbt_runner.PROJECT_DIR / "dbt_project.yml").exists():
+        logger.info("no dbt project in %s: dbt build skipped", dbt_runner.PROJECT_DIR)
         return Success("skipped: no dbt project")
     work = work_dir(cfg)
-    args = transform.dbt_args("build", cfg, target_path=work / "target", log_path=work / "logs")
-    logger.info("dbt build (target %s, %s threads)", transform.dbt_target(cfg), threads or "default")
+    args = dbt_runner.dbt_args("build", cfg, target_path=work / "target", log_path=work / "logs")
+    logger.info("dbt build (target %s, %s threads)", dbt_runner.dbt_target(cfg), threads or "default")
     try:
         settings = PrefectDbtSettings(
-            project_dir=transform.PROJECT_DIR, profiles_dir=transform.PROJECT_DIR, log_level=EventLevel.INFO
+            project_dir=dbt_runner.PROJECT_DIR, profiles_dir=dbt_runner.PROJECT_DIR, log_level=EventLevel.INFO
         )
-        with transform.environment(cfg, threads=threads):
+        with dbt_runner.environment(cfg, threads=threads):
             result = PrefectDbtRunner(settings=settings, raise_on_failure=True).invoke(args)
     except (ValueError, RuntimeError) as exc:  # prefect-dbt names every failed node
         return Failure(str(exc))
     finally:
-        transform.release_duckdb()
+        dbt_runner.release_duckdb()
     nodes = len(result.result.results) if result.result is not None and hasattr(result.result, "results") else 0
     return Success(f"dbt build: {nodes} nodes passed")
 

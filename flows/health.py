@@ -11,7 +11,7 @@ from prefect.cache_policies import NONE
 from flows.alerts import alert
 from flows.dbt_build import work_dir
 from flows.tasks import settings_for
-from gruponos import transform
+from gruponos import dbt_runner
 from gruponos.errors import Error
 from gruponos.settings import Settings
 from gruponos.status import entity_status, stale
@@ -52,10 +52,10 @@ def check_warehouse(cfg: Settings) -> list[str]:
 def check_source_freshness(cfg: Settings) -> list[str]:
     """``dbt source freshness`` over the raw tables: an ``error`` is a problem, a ``warn`` a warning."""
     logger = get_run_logger()
-    if not (transform.PROJECT_DIR / "dbt_project.yml").exists():
+    if not (dbt_runner.PROJECT_DIR / "dbt_project.yml").exists():
         return []
     work = work_dir(cfg)
-    result = transform.invoke(["source", "freshness"], cfg, target_path=work / "target", log_path=work / "logs")
+    result = dbt_runner.invoke(["source", "freshness"], cfg, target_path=work / "target", log_path=work / "logs")
     if result.exception is not None:
         return [f"dbt source freshness could not run: {result.exception}"]
     problems = []

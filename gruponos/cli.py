@@ -250,7 +250,7 @@ def service_up(
 
 def _print_marts(path: Path) -> None:
     """A few rows of the marts dbt built: top facilities by fulfillment rate."""
-    from gruponos.transform import top_facilities
+    from gruponos.dbt_runner import top_facilities
 
     table = Table(title="5. dbt marts: top facilities by fulfillment rate (fct_allocation_performance)")
     for col in ("facility", "allocations", "allocated qty", "packed qty", "fulfillment rate"):

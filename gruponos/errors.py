@@ -43,11 +43,23 @@ class SettingsError(Error):
 
 
 class WarehouseError(Error):
-    """The warehouse refused or lost a statement (the message names entity and step)."""
+    """The warehouse refused or lost a statement (the message names entity and step).
+
+    ``retryable`` is decided by the adapter that raised it, which knows its driver's errors:
+    a lost connection or a lock timeout may heal; bad data, a missing grant or a bad
+    identifier will not.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class ConcurrentRunError(WarehouseError):
     """Another run of the same entity holds its lock; this run did not start."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message, retryable=retryable)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gruponos import redact
 from gruponos.errors import SettingsError
 
 __all__ = [
@@ -179,7 +180,15 @@ class Settings(BaseSettings):
         return self
 
 
-_SECRETS = {"password", "token", "dsn", "wallet_password", "webhook_url"}
+_SECRETS = frozenset({"password", "token", "dsn", "wallet_password", "webhook_url"})
+
+
+def _register_secrets(settings: Settings) -> None:
+    """Tell ``redact`` every secret value these settings hold."""
+    for section in (settings.wms, settings.warehouse, settings.flows):
+        for value in section.__dict__.values():
+            if isinstance(value, SecretStr):
+                redact.register(value.get_secret_value())
 
 
 def _variable(loc: tuple[int | str, ...]) -> str:
@@ -190,15 +199,15 @@ def _variable(loc: tuple[int | str, ...]) -> str:
 def load(**overrides: object) -> Settings:
     """Read the settings; a bad value raises ``SettingsError`` naming the variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
             loc = err["loc"]
-            secret = not loc or any(
-                str(p) in {"password", "token", "dsn", "wallet_password", "webhook_url"} for p in loc
-            )
+            secret = not loc or any(str(p) in _SECRETS for p in loc)
             value = err.get("input")
             got = "" if secret or isinstance(value, dict | list) or "input" not in err else f" (got {value!r})"
             problems.append(f"{_variable(loc)}: {err['msg']}{got}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+    _register_secrets(settings)
+    return settings

@@ -26,8 +26,8 @@ from dbt.cli.main import dbtRunnerResult
 from returns.io import IOFailure
 from returns.unsafe import unsafe_perform_io
 
+from gruponos import dbt_runner
 from gruponos import settings as settings_module
-from gruponos import transform
 from gruponos.entities import CATALOG, entity
 from gruponos.pipeline import Context, sync_entity
 from gruponos.simulator import Simulator
@@ -36,7 +36,7 @@ from gruponos.wms import WmsClient
 
 pytestmark = pytest.mark.slow
 
-SEEDS = transform.PROJECT_DIR / "seeds"
+SEEDS = dbt_runner.PROJECT_DIR / "seeds"
 SCHEMA = "analytics"
 # rows the WMS forgets after the first full sync: the second one marks them deleted
 # (plus the location of inventory record 20, so stock points at a vanished location)
@@ -90,7 +90,7 @@ def sync_all(cfg: settings_module.Settings, mode: str, names: list[str] | None =
 
 def dbt(args: list[str], cfg: settings_module.Settings, workdir: Path) -> dbtRunnerResult:
     """Run dbt with its target/ and logs/ in ``workdir`` (never in the project)."""
-    return transform.invoke(args, cfg, schema=SCHEMA, target_path=workdir / "target", log_path=workdir / "logs")
+    return dbt_runner.invoke(args, cfg, schema=SCHEMA, target_path=workdir / "target", log_path=workdir / "logs")
 
 
 def copy_warehouse(b: Built, workdir: Path) -> settings_module.Settings:
@@ -351,7 +351,7 @@ def test_top_facilities_ranks_by_packed_over_allocated_units(built: Built) -> No
             totals[a["order"]["facility_id"]][0] += a["packed_qty"]
             totals[a["order"]["facility_id"]][1] += a["alloc_qty"]
     rates = sorted(((float(p / q), f) for f, (p, q) in totals.items()), key=lambda t: (-t[0], t[1]))
-    top = transform.top_facilities(built.cfg.warehouse.path, schema=SCHEMA, limit=2)
+    top = dbt_runner.top_facilities(built.cfg.warehouse.path, schema=SCHEMA, limit=2)
     assert [(t.facility_id, t.facility_code) for t in top] == [(f, f"DC{f:02d}") for _, f in rates[:2]]
     assert all(close(t.fulfillment_rate, r) for t, (r, _) in zip(top, rates, strict=False))
 

@@ -26,8 +26,8 @@ import oracledb  # noqa: E402
 from returns.io import IOFailure  # noqa: E402
 from returns.unsafe import unsafe_perform_io  # noqa: E402
 
+from gruponos import dbt_runner  # noqa: E402
 from gruponos import settings as settings_module  # noqa: E402
-from gruponos import transform  # noqa: E402
 from gruponos.entities import CATALOG, entity  # noqa: E402
 from gruponos.pipeline import Context, sync_entity  # noqa: E402
 from gruponos.simulator import Simulator  # noqa: E402
@@ -59,7 +59,7 @@ def test_dbt_build_on_oracle_builds_every_mart_from_the_synced_tenant(tmp_path: 
             wh.close()
         orders, items = sim.tenant.count("order_hdr"), sim.tenant.count("item")
 
-    build = transform.invoke(["build"], cfg, target_path=tmp_path / "target", log_path=tmp_path / "logs")
+    build = dbt_runner.invoke(["build"], cfg, target_path=tmp_path / "target", log_path=tmp_path / "logs")
     assert build.success, build.exception
 
     extra = {"config_dir": WALLET_DIR, "wallet_location": WALLET_DIR, "wallet_password": WALLET_PASSWORD}

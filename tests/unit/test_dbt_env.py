@@ -1,4 +1,4 @@
-"""gruponos.transform turns the settings into what transform/profiles.yml reads: one target
+"""gruponos.dbt_runner turns the settings into what transform/profiles.yml reads: one target
 per warehouse kind, absolute DuckDB paths, Oracle and PostgreSQL credentials — and never
 shows a secret in a repr."""
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from gruponos import dbt_runner
 from gruponos import settings as settings_module
-from gruponos import transform
 
 
 def cfg(**warehouse: object) -> settings_module.Settings:
@@ -19,7 +19,7 @@ def cfg(**warehouse: object) -> settings_module.Settings:
 
 def test_duckdb_targets_local_with_an_absolute_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    env = transform.dbt_env(cfg(kind="duckdb", path="data/wh.duckdb"))
+    env = dbt_runner.dbt_env(cfg(kind="duckdb", path="data/wh.duckdb"))
     assert env["GRUPONOS_DBT__TARGET"] == "local"
     assert env["GRUPONOS_WAREHOUSE__PATH"] == str(tmp_path / "data" / "wh.duckdb")
     assert env["GRUPONOS_WAREHOUSE__SCHEMA"] == "wms_raw"
@@ -27,7 +27,7 @@ def test_duckdb_targets_local_with_an_absolute_path(monkeypatch: pytest.MonkeyPa
 
 
 def test_oracle_passes_dsn_user_password_and_wallet() -> None:
-    env = transform.dbt_env(
+    env = dbt_runner.dbt_env(
         cfg(
             kind="oracle",
             dsn="db.example:1522/svc_high",
@@ -54,7 +54,7 @@ def test_oracle_passes_dsn_user_password_and_wallet() -> None:
     ],
 )
 def test_postgres_dsn_becomes_the_profile_fields(dsn: str) -> None:
-    env = transform.dbt_env(cfg(kind="postgres", dsn=dsn))
+    env = dbt_runner.dbt_env(cfg(kind="postgres", dsn=dsn))
     assert env["GRUPONOS_DBT__TARGET"] == "postgres"
     assert [env[f"GRUPONOS_DBT__PG_{k}"] for k in ("HOST", "PORT", "USER", "PASSWORD", "DBNAME")] == [
         "pg.example",
@@ -66,15 +66,15 @@ def test_postgres_dsn_becomes_the_profile_fields(dsn: str) -> None:
 
 
 def test_repr_hides_passwords() -> None:
-    env = transform.dbt_env(cfg(kind="oracle", dsn="db:1521/x", user="u", password="s3cret", wallet_password="w4llet"))
+    env = dbt_runner.dbt_env(cfg(kind="oracle", dsn="db:1521/x", user="u", password="s3cret", wallet_password="w4llet"))
     text = repr(env)
     assert "s3cret" not in text and "w4llet" not in text
     assert "GRUPONOS_WAREHOUSE__PASSWORD" in text and "db:1521" not in text
 
 
 def test_args_name_the_project_profiles_and_target() -> None:
-    args = transform.dbt_args("docs generate", cfg(kind="duckdb"), "--static", target_path="/srv/dbt-target")
-    project = str(transform.PROJECT_DIR)
+    args = dbt_runner.dbt_args("docs generate", cfg(kind="duckdb"), "--static", target_path="/srv/dbt-target")
+    project = str(dbt_runner.PROJECT_DIR)
     assert args == [
         "docs",
         "generate",
@@ -88,14 +88,14 @@ def test_args_name_the_project_profiles_and_target() -> None:
         "/srv/dbt-target",
         "--static",
     ]
-    assert (transform.PROJECT_DIR / "dbt_project.yml").is_file()
-    assert (transform.PROJECT_DIR / "profiles.yml").is_file()
+    assert (dbt_runner.PROJECT_DIR / "dbt_project.yml").is_file()
+    assert (dbt_runner.PROJECT_DIR / "profiles.yml").is_file()
 
 
 def test_environment_sets_the_variables_for_the_block_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRUPONOS_DBT__TARGET", "before")
     monkeypatch.delenv("GRUPONOS_WAREHOUSE__PATH", raising=False)
-    with transform.environment(cfg(kind="duckdb", path="/srv/wh.duckdb")) as env:
+    with dbt_runner.environment(cfg(kind="duckdb", path="/srv/wh.duckdb")) as env:
         assert os.environ["GRUPONOS_DBT__TARGET"] == "local"
         assert os.environ["GRUPONOS_WAREHOUSE__PATH"] == "/srv/wh.duckdb" == env["GRUPONOS_WAREHOUSE__PATH"]
     assert os.environ["GRUPONOS_DBT__TARGET"] == "before"
@@ -104,4 +104,4 @@ def test_environment_sets_the_variables_for_the_block_only(monkeypatch: pytest.M
 
 def test_top_facilities_refuses_a_schema_that_is_not_an_identifier(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="invalid schema"):
-        transform.top_facilities(tmp_path / "x.duckdb", schema='analytics"; drop table x; --')
+        dbt_runner.top_facilities(tmp_path / "x.duckdb", schema='analytics"; drop table x; --')

@@ -17,8 +17,8 @@ import sqlglot
 from dbt.adapters.oracle.keyword_catalog import RESERVED_KEYWORDS
 from sqlglot import exp
 
+from gruponos import dbt_runner
 from gruponos import settings as settings_module
-from gruponos import transform
 
 # dbt-oracle's list glues two words together ("ACCESS" "ELSE"): add them back
 RESERVED = {w.upper() for w in RESERVED_KEYWORDS} | {"ACCESS", "ELSE", "LEVEL", "USER", "DATE", "SIZE", "UID"}
@@ -34,7 +34,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRUPONOS_DBT__ORACLE_DATABASE", "GRUPONOS")
-        result = transform.invoke(
+        result = dbt_runner.invoke(
             ["compile", "--no-populate-cache", "--no-introspect"],
             cfg,
             target_path=work / "target",
@@ -127,5 +127,5 @@ def test_raw_columns_oracle_cannot_read_unquoted_are_quoted_upper_case(manifest:
 
 
 def test_the_project_dir_is_the_one_compiled() -> None:
-    assert (transform.PROJECT_DIR / "dbt_project.yml").exists()
-    assert Path(transform.PROJECT_DIR / "profiles.yml").exists()
+    assert (dbt_runner.PROJECT_DIR / "dbt_project.yml").exists()
+    assert Path(dbt_runner.PROJECT_DIR / "profiles.yml").exists()

@@ -1,16 +1,16 @@
-"""The dbt project (``transform/``) seen from Python: where it is, how to point it at the
+"""The dbt runner: the dbt project (``transform/``) seen from Python: where it is, how to point it at the
 warehouse the settings describe, how to run it, and one read of its marts for the demo.
 
     cfg = settings.load()
-    result = transform.invoke(["build"], cfg)          # dbtRunner, in this process
+    result = dbt_runner.invoke(["build"], cfg)          # dbtRunner, in this process
     if not result.success: ...
-    for row in transform.top_facilities(cfg.warehouse.path):
+    for row in dbt_runner.top_facilities(cfg.warehouse.path):
         print(row.facility_code, row.fulfillment_rate)
 
 Or with any other dbt runner (PrefectDbtRunner, a subprocess)::
 
-    with transform.environment(cfg):                    # the variables profiles.yml reads
-        runner.invoke(transform.dbt_args("build", cfg))
+    with dbt_runner.environment(cfg):                    # the variables profiles.yml reads
+        runner.invoke(dbt_runner.dbt_args("build", cfg))
 
 The profile (``transform/profiles.yml``) takes every value from environment variables;
 :func:`dbt_env` builds them from the settings, with the DuckDB path made absolute (dbt
