@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
-from gruponos.entities import CATALOG, EntitySpec, Field, Kind
+from gruponos.simulator.legacy_catalog import CATALOG, EntitySpec, Field, Kind
 from gruponos.simulator.tenant import Tenant, key_column
 
 __all__ = ["DocumentStore", "record_sql"]

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from gruponos.entities import CATALOG, EntitySpec, Field, Kind
+from gruponos.simulator.legacy_catalog import CATALOG, EntitySpec, Field, Kind
 
 __all__ = ["ID_LOOKUPS", "RESERVED", "BadQuery", "Query", "parse"]
 

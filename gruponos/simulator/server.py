@@ -21,8 +21,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import orjson
 
-from gruponos.entities import CATALOG, EntitySpec, Kind
 from gruponos.simulator.documents import record_sql
+from gruponos.simulator.legacy_catalog import CATALOG, EntitySpec, Kind
 from gruponos.simulator.query import BadQuery, Query, decode_cursor, encode_cursor, parse
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from gruponos.entities import CATALOG, EntitySpec, Field, Kind
+from gruponos.simulator.legacy_catalog import CATALOG, EntitySpec, Field, Kind
 
 __all__ = ["EPOCH", "STATUS_CODES", "Changes", "Tenant"]
 

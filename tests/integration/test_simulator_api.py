@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 
-from gruponos.entities import CATALOG, Kind
+from gruponos.simulator.legacy_catalog import CATALOG, Kind
 from gruponos.simulator import Faults, Simulator
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d$")

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from gruponos.entities import entity
+from gruponos.simulator.legacy_catalog import entity
 from gruponos.simulator.query import BadQuery, decode_cursor, encode_cursor, parse
 
 TZ = timedelta(hours=-3)
