@@ -33,10 +33,10 @@ from prefect.client.schemas.filters import (
 
 from flows import full_sync, health_check, incremental_sync
 from gruponos import settings as settings_module
-from gruponos.entities import CATALOG
 from gruponos.pipeline import EntityReport
 from gruponos.simulator import Simulator
 from gruponos.warehouse import connect
+from tests.specs import CATALOG
 
 PG_DSN = os.environ.get("GRUPONOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "s3cr3t-Pa55-9f1"  # a password that must never be printed
