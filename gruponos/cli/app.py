@@ -14,6 +14,7 @@ which. Ctrl-C stops it within seconds (a second Ctrl-C at once); the rerun resum
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -31,10 +32,14 @@ from gruponos.errors import Error, SyncError
 from gruponos.redact import redact
 
 app = typer.Typer(
-    help="Keep an analytics warehouse in sync with Oracle WMS Cloud.", no_args_is_help=True, add_completion=False
+    help="Keep an analytics warehouse in sync with Oracle WMS Cloud.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 _KINDS = ("full", "incremental", "master")
 _GRACE_S = 5.0  # after Ctrl-C, how long running steps get to stop cleanly
+_ECHO_S = 0.5  # a second signal sooner than this is the first one delivered twice
 
 
 class Interrupt:
@@ -42,6 +47,7 @@ class Interrupt:
 
     def __init__(self) -> None:
         self.stop = threading.Event()
+        self._first = 0.0
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self._handle)
@@ -49,8 +55,11 @@ class Interrupt:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.stop.is_set():
+            if time.monotonic() - self._first < _ECHO_S:
+                return  # the same Ctrl-C, delivered twice (the terminal's, and `uv run` passing it on)
             err("[red]stopped at once[/red]")
             os._exit(130)
+        self._first = time.monotonic()
         self.stop.set()
         err(f"[yellow]stopping… (the run log will say so; Ctrl-C again to quit at once, or in {_GRACE_S:.0f} s)[/]")
         timer = threading.Timer(_GRACE_S, self._expire)
@@ -210,7 +219,7 @@ _register()
 
 
 def main() -> None:
-    """The console script: our own errors as one clear line, no traceback (unless --verbose)."""
+    """The console script: an error as one clear line; its traceback in the log (and with --verbose)."""
     verbose = "--verbose" in sys.argv or "-v" in sys.argv
     try:
         app()
@@ -222,3 +231,9 @@ def main() -> None:
     except KeyboardInterrupt:
         err("[yellow]stopped[/yellow]")
         sys.exit(130)
+    except Exception as exc:  # a bug: one line here, the traceback in the log file
+        if verbose:
+            raise
+        logging.getLogger("gruponos").exception("unexpected error")
+        fail(f"unexpected {type(exc).__name__}: {exc} (the traceback is in the log; --verbose shows it here)")
+        sys.exit(1)

@@ -100,6 +100,10 @@ class Service:
         self._run("work-pool", "create", LOCAL_POOL, "--type", "process", "--overwrite")
         names = [arg for d in _LOCAL_DEPLOYMENTS for arg in ("--name", f"{d}/local")]
         self._run("--no-prompt", "deploy", *names)
+        # the living simulator changes rows every second: an incremental sync every 5 minutes
+        # shows them moving in the dashboard (prefect.yaml's local deployments have no schedule)
+        self._run("--no-prompt", "deployment", "schedule", "create", "incremental-sync/local", "--cron",
+                  "*/5 * * * *", "--timezone", "America/Sao_Paulo", "--replace", "--accept-yes")  # fmt: skip
         say(f"WMS simulator on 127.0.0.1:{self.sim_port} ({self.scale:,} allocations)…")
         sim = [sys.executable, "-m", "gruponos.cli", "simulator", "serve", "--quiet"]
         self._spawn("simulator", [*sim, "--port", str(self.sim_port), "--scale", str(self.scale)], "simulator.log")

@@ -20,6 +20,7 @@ from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import Message, RecordMessage
 
 from gruponos.catalog import discover
+from gruponos.entities import SyncClass
 from gruponos.errors import SettingsError
 from gruponos.redact import redact
 from gruponos.settings import DEFAULT_ENTITIES, SyncSettings
@@ -98,6 +99,13 @@ class TapOracleWMS(Tap):
             description="Entity names or globs to leave out.",
         ),
         th.Property(
+            "sync_classes",
+            th.ArrayType(th.StringType(allowed_values=[c.value for c in SyncClass])),
+            default=[c.value for c in SyncClass],
+            description="Only entities of these sync classes (operational: has mod_ts, read incrementally; "
+            "master and lookup: read in full).",
+        ),
+        th.Property(
             "page_mode",
             th.StringType(allowed_values=["sequenced", "paged"]),
             default="sequenced",
@@ -131,7 +139,8 @@ class TapOracleWMS(Tap):
         sync = SyncSettings(entities=entities, exclude=list(self.config.get("exclude") or []))
         with WmsClient(wms_settings(self.config)) as wms:
             catalog = discover(wms, sync)
-        return [stream_type(catalog.spec(name))(self) for name in catalog.selected]
+        classes = [SyncClass(c) for c in self.config.get("sync_classes") or list(SyncClass)]
+        return [stream_type(catalog.spec(name))(self) for name in catalog.of_class(*classes)]
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """The JSON schema's checks plus the base URL's shape; no error shows a secret."""
@@ -172,4 +181,3 @@ def _config_problems(config: dict[str, Any]) -> list[str]:
     if not valid:
         problems.append(f"max_rejected_share must be a number from 0 to 1, got {share!r}")
     return problems
-

@@ -401,7 +401,10 @@ class WmsClient:
                         entity=entity,
                         url=redact(exc.request.url),
                     ) from None
-                error = self._unavailable(entity, exc.request, f"cannot connect: {redact(exc)}")
+                where = f"{exc.request.url.host}:{exc.request.url.port or exc.request.url.scheme}"
+                error = self._unavailable(
+                    entity, exc.request, f"cannot connect to {where} ({redact(exc)}); check GRUPONOS_WMS__BASE_URL"
+                )
                 raise _Transient(error) from exc
             except (httpx.TransportError, httpx.DecodingError) as exc:
                 error = self._unavailable(entity, exc.request, f"{type(exc).__name__}: {redact(exc)}")
@@ -426,9 +429,14 @@ class WmsClient:
             before_sleep=before_sleep,
             reraise=True,
         )
+        started = time.monotonic()
         try:
             return retrying(attempt)
         except _Transient as exc:
+            tries = retrying.statistics.get("attempt_number", 1)
+            if tries > 1:
+                exc.error.message += f" (gave up after {tries} attempts in {time.monotonic() - started:.0f} s)"
+                exc.error.args = (str(exc.error),)
             raise exc.error from None
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
