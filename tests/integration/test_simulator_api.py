@@ -10,8 +10,8 @@ import httpx
 import orjson
 import pytest
 
-from gruponos.simulator.legacy_catalog import CATALOG, Kind
 from gruponos.simulator import Faults, Simulator
+from gruponos.simulator.legacy_catalog import CATALOG, Kind
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d$")
 

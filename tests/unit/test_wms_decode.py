@@ -277,4 +277,4 @@ def test_allocation_record_decodes_to_its_catalog_schema() -> None:
     assert batch.schema == spec.schema
     assert batch.column("order_dtl_id").to_pylist() == [5]
     assert batch.column("mod_ts").type == pa.timestamp("us", tz="UTC")
-    assert (unknown, missing, invalid) == (frozenset(), frozenset(), {})
+    assert (unknown, missing, invalid, extras) == (frozenset(), frozenset(), {}, {})
