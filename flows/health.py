@@ -14,8 +14,8 @@ from flows.tasks import settings_for
 from gruponos import dbt_runner
 from gruponos.errors import Error
 from gruponos.settings import Settings
-from gruponos.status import entity_status, stale
 from gruponos.warehouse import connect
+from gruponos.warehouse.status import entity_status, stale
 from gruponos.wms import WmsClient
 
 __all__ = ["health_check"]

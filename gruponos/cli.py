@@ -120,8 +120,8 @@ def sync(
 @app.command()
 def status() -> None:
     """Per entity: watermark, last run and its state, rows, quarantined rows."""
-    from gruponos.status import entity_status
     from gruponos.warehouse import connect
+    from gruponos.warehouse.status import entity_status
 
     cfg = settings_module.load()
     if cfg.warehouse.kind == "duckdb" and not Path(cfg.warehouse.path).exists():

@@ -14,7 +14,13 @@ One run of one entity, as the pipeline drives it::
 quarantines rejected rows, adds the counts to the run log and moves the full-sync
 checkpoint — all committed together, so a crash at any point leaves either all of it or
 none of it. ``finish`` marks rows a full sync did not see as deleted, sets the watermark
-and closes the run log, again together.
+and closes the run log, again together. ``adapter.SqlWarehouse`` implements that sequence
+once for every target.
+
+Identifiers. Every table and column name is checked by :func:`quote` before it reaches SQL:
+letters, digits and ``_``, not starting with a digit, at most 63 characters. Field names
+that are not like that are the catalog's to make safe before they get here; ``quote``
+refuses them with a non-retryable ``WarehouseError`` (no statement runs).
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from gruponos.entities import EntitySpec
+from gruponos.errors import WarehouseError
 from gruponos.quality import Rejection
 
 __all__ = [
+    "META_COLUMNS",
     "Checkpoint",
     "LoadCounts",
     "RunRecord",
@@ -55,9 +63,16 @@ META_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
 
 
 def quote(name: str) -> str:
-    """A validated, double-quoted SQL identifier (never formatted from data)."""
+    """A validated, double-quoted SQL identifier (never formatted from data).
+
+    Raises a non-retryable ``WarehouseError`` for anything but a plain name.
+    """
     if not _IDENT.match(name):
-        raise ValueError(f"invalid SQL identifier {name!r}")
+        raise WarehouseError(
+            f"{name!r} is not a usable SQL identifier (letters, digits and _, not starting with a digit, "
+            "at most 63 characters); nothing was run",
+            retryable=False,
+        )
     return f'"{name}"'
 
 
@@ -93,6 +108,7 @@ class RunRecord:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+    restored: int = 0  # rows marked deleted that the run brought back (also counted in updated/unchanged)
     result_count: int | None = None
     status: str = "running"
     error: str | None = None
@@ -109,11 +125,17 @@ class Checkpoint:
 
 @dataclass(slots=True)
 class LoadCounts:
-    """What one ``load`` did."""
+    """What one ``load`` did: ``inserted + updated + unchanged`` rows were staged.
+
+    ``restored`` counts staged ids whose stored row was marked deleted and is live again (a
+    false delete repaired, an undelete in the WMS); each of them is also counted as updated
+    (newer ``mod_ts``) or unchanged.
+    """
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    restored: int = 0
     rejected: int = 0
     columns_added: list[str] = field(default_factory=list)
 

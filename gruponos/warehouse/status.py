@@ -4,7 +4,8 @@
         print(s.entity, s.watermark, s.last_status, s.rows, s.rejected)
 
 Read from the control tables the loads write (``_sync_state``, ``_sync_runs``, ``_rejected``)
-and the raw tables; queries carry no values, only validated identifiers.
+and the raw tables; queries carry no values, only identifiers named as the warehouse names
+them (``Warehouse.table``/``Warehouse.ident``), so one text serves every dialect.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any
 from gruponos.entities import CATALOG
 from gruponos.errors import WarehouseError
 from gruponos.settings import Settings
-from gruponos.warehouse import Warehouse
+from gruponos.warehouse.base import Warehouse
 
-__all__ = ["EntityStatus", "entity_status", "stale", "status_queries"]
+__all__ = ["EntityStatus", "entity_status", "rows_query", "stale", "status_queries"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,30 +61,31 @@ def status_queries(table: Callable[[str], str], ident: Callable[[str], str]) -> 
         ),
         "last_ok": f"SELECT {entity}, MAX({finished}) FROM {runs} WHERE {status} = 'ok' GROUP BY {entity}",
         "rejected": f"SELECT {entity}, COUNT(*) FROM {table('_rejected')} GROUP BY {entity}",
-        "rows": "SELECT COUNT(*) - COUNT({deleted}), COUNT({deleted}) FROM {table}",
     }
+
+
+def rows_query(table: Callable[[str], str], ident: Callable[[str], str], entity: str) -> str:
+    """Live and deleted rows of an entity's raw table."""
+    deleted = ident("_deleted_at")
+    return f"SELECT COUNT(*) - COUNT({deleted}), COUNT({deleted}) FROM {table(entity)}"
 
 
 def entity_status(warehouse: Warehouse, schema: str) -> list[EntityStatus]:
     """Every catalog entity's status (entities never synced have empty fields)."""
     q = status_queries(warehouse.table, warehouse.ident)
-    try:
-        state = dict(warehouse.query(q["state"]))
-        runs = warehouse.query(q["last_runs"])
-        ok = dict(warehouse.query(q["last_ok"]))
-        rejected = dict(warehouse.query(q["rejected"]))
-    except WarehouseError:
-        raise
-    except Exception as exc:  # the control tables do not exist yet: nothing was ever synced
-        raise WarehouseError(f"no sync has run in schema {schema} yet ({type(exc).__name__})") from exc
+    state = dict(warehouse.query(q["state"]))  # the control tables exist once the warehouse opened
+    runs = warehouse.query(q["last_runs"])
+    ok = dict(warehouse.query(q["last_ok"]))
+    rejected = dict(warehouse.query(q["rejected"]))
     last = {r[0]: r for r in runs}
     out = []
     for name in CATALOG:
         try:
-            sql = q["rows"].format(deleted=warehouse.ident("_deleted_at"), table=warehouse.table(name))
-            live, deleted = warehouse.query(sql)[0]
-        except Exception:
-            live = deleted = None
+            live, deleted = warehouse.query(rows_query(warehouse.table, warehouse.ident, name))[0]
+        except WarehouseError as exc:
+            if exc.retryable:
+                raise
+            live = deleted = None  # no raw table yet: never synced
         run = last.get(name)
         out.append(
             EntityStatus(
