@@ -1,7 +1,7 @@
 """Targets: raw tables per entity, run log, quarantine and sync state.
 
-base.py           the ``Warehouse`` protocol and the values that cross it; ``quote``
-adapter.py        ``SqlWarehouse``: the load sequence every target shares, written once
+base.py           the values that cross the line (run record, state, checkpoint, counts); ``quote``
+adapter.py        ``Warehouse``: what the pipeline calls, and the load sequence every target shares
 sql/              the SQL, one module per dialect over the statements they share
 duckdb.py         the embedded default (a file)
 postgres.py       psycopg 3 against a PostgreSQL server
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from gruponos.errors import WarehouseError
 from gruponos.settings import WarehouseSettings
-from gruponos.warehouse.base import Checkpoint, LoadCounts, RunRecord, SyncState, Warehouse, quote
+from gruponos.warehouse.adapter import Warehouse
+from gruponos.warehouse.base import Checkpoint, LoadCounts, RunRecord, SyncState, quote
 from gruponos.warehouse.status import EntityStatus, entity_status, stale
 
 __all__ = [

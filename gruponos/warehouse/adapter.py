@@ -1,15 +1,31 @@
-"""The load sequence every SQL warehouse shares, written once.
+"""A warehouse: the target the pipeline loads into, and the load sequence every target shares.
 
-    SqlWarehouse          run log, sync state, checkpoint, quarantine, deletes, the order of steps
+    Warehouse             run log, sync state, checkpoint, quarantine, deletes, the order of steps
     ├── DuckDBWarehouse   stage: the Arrow batch registered on the connection; stamp/delete/insert
     ├── PostgresWarehouse stage: COPY into a temporary table; MERGE
     └── OracleWarehouse   stage: array insert into a global temporary table; MERGE
 
+One run of one entity, as the pipeline drives it::
+
+    with wh.lock(entity):                      # held for the whole run; a second run fails at once
+        wh.prepare(spec, extra)                # create / evolve the raw table
+        state = wh.state(entity)               # watermark, full-sync checkpoint
+        wh.start_run(run)                      # run log row: running (a dead run's: abandoned)
+        for batch, rejections in …:
+            wh.load(spec, batch, rejections, run, seen=…, checkpoint=…)   # ONE transaction each
+        wh.finish(spec, run, watermark=…, unseen_by=…)                    # ONE transaction
+
+``load`` stages the batch, MERGEs it where the incoming ``mod_ts`` is newer or equal,
+quarantines rejected rows, adds the counts to the run log and moves the full-sync
+checkpoint — all committed together, so a crash at any point leaves either all of it or
+none of it. ``finish`` marks rows a full sync did not see as deleted, sets the watermark
+and closes the run log, again together.
+
 A subclass supplies its :class:`~gruponos.warehouse.sql.common.Dialect` (SQL text and bind
 style), ``_transaction`` (one connection, commit at the end; any driver error rolls back and
-becomes a ``WarehouseError`` whose ``retryable`` the subclass decides from the driver's error
-class or code), the staging of a batch, the merge and the lock. This class never touches a
-driver: it calls ``execute``/``executemany``/``fetchone``/``fetchall`` on what
+becomes a ``WarehouseError`` via :meth:`Warehouse._driver_error`, retryable as its
+``_classify`` says), the staging of a batch, the merge and the lock. This class never
+touches a driver: it calls ``execute``/``executemany``/``fetchone``/``fetchall`` on what
 ``_transaction`` yields, with named binds (``b_<name>``).
 
 Every driver message reaches a ``WarehouseError`` through :func:`describe` (one line,
@@ -35,7 +51,7 @@ from gruponos.redact import redact
 from gruponos.warehouse.base import Checkpoint, LoadCounts, RunRecord, SyncState, crash_point, quote
 from gruponos.warehouse.sql.common import LATER_COLUMNS, Dialect
 
-__all__ = ["Fault", "SqlWarehouse", "Staged", "describe", "first_bad_text", "stored_text"]
+__all__ = ["Fault", "Staged", "Warehouse", "describe", "first_bad_text", "stored_text"]
 
 SCHEMA_SETTING = "GRUPONOS_WAREHOUSE__SCHEMA"
 _DESCRIBE_LIMIT = 600
@@ -100,8 +116,9 @@ def first_bad_text(spec: EntitySpec, batch: pa.RecordBatch) -> str | None:
     return None
 
 
-class SqlWarehouse:
-    """Run log, state, checkpoint, quarantine and deletes over a dialect's transactions."""
+class Warehouse:
+    """A target the pipeline loads into (DuckDB, PostgreSQL, Oracle): the protocol the pipeline
+    calls, with the run log, state, checkpoint, quarantine and deletes written once."""
 
     kind: str
     dialect: ClassVar[Dialect]
@@ -122,6 +139,26 @@ class SqlWarehouse:
 
     # --- what each dialect supplies ------------------------------------------------
 
+    def lock(self, entity: str) -> AbstractContextManager[None]:
+        """Hold the entity for this run (minutes, without blocking the run's own loads); raise
+        ``ConcurrentRunError`` at once if another run has it."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _classify(exc: BaseException) -> Fault:
+        """What a driver error means (each adapter knows its driver's errors)."""
+        raise NotImplementedError
+
+    def _driver_error(self, entity: str, step: str, exc: BaseException, where: str) -> WarehouseError:
+        """A driver error as the one ``WarehouseError`` to raise (``from None``)."""
+        fault = self._classify(exc)
+        return WarehouseError(
+            f"{entity}: {step} failed{where} ({fault.kind}): {describe(exc)}", retryable=fault.retryable
+        )
+
     def _transaction(self, entity: str, step: str) -> AbstractContextManager[Any]:
         """A cursor in one transaction: commit at the end; driver errors → ``WarehouseError``."""
         raise NotImplementedError
@@ -134,7 +171,12 @@ class SqlWarehouse:
         self, cur: Any, spec: EntitySpec, batch: pa.RecordBatch, source: str, run: RunRecord, seen: str
     ) -> tuple[int, int, int]:
         """Merge the staged rows; returns (new, newer, restored) counted before the merge."""
-        raise NotImplementedError
+        counts = self._counts(cur, spec, source)
+        cur.execute(
+            self.dialect.merge_sql(self.schema, spec, batch.schema.names, source),
+            self._bind({"b_loaded_at": _now(), "b_run_id": run.run_id, "b_seen": seen}),
+        )
+        return counts
 
     def _reserved(self, cur: Any) -> bool:
         """Whether the schema is one the database keeps for itself."""
@@ -230,12 +272,16 @@ class SqlWarehouse:
     # --- the protocol --------------------------------------------------------------
 
     def ident(self, name: str) -> str:
+        """A column name quoted as this warehouse stores it."""
         return self.dialect.ident(name)
 
     def table(self, name: str) -> str:
+        """A table of the warehouse's schema, qualified and quoted as this warehouse stores it."""
         return self.dialect.table(self.schema, name)
 
     def prepare(self, spec: EntitySpec, extra: Sequence[str] = ()) -> list[str]:
+        """Create the raw table or add the columns it lacks (``extra``: evolved text columns);
+        returns the columns added to an existing table."""
         d = self.dialect
         ddl = d.raw_ddl(self.schema, spec, extra)  # every name checked before anything runs
         with self._transaction(spec.name, "prepare") as cur:
@@ -245,6 +291,7 @@ class SqlWarehouse:
         return added
 
     def state(self, entity: str) -> SyncState:
+        """What the warehouse remembers of the entity (empty: never synced)."""
         with self._transaction(entity, "state") as cur:
             cur.execute(self.dialect.state_sql(self.schema), self._bind({"b_entity": entity}))
             row = cur.fetchone()
@@ -259,6 +306,7 @@ class SqlWarehouse:
         )
 
     def start_run(self, run: RunRecord) -> None:
+        """Log the run as running (and any run of the entity left running by a crash as abandoned)."""
         self._check_lock(run.entity)
         d, s = self.dialect, self.schema
         with self._transaction(run.entity, "start") as cur:
@@ -285,9 +333,32 @@ class SqlWarehouse:
         seen: str,
         checkpoint: Checkpoint | None,
     ) -> LoadCounts:
+        """Stage + MERGE + quarantine + run-log counts + checkpoint, in one transaction."""
         self._check_lock(spec.name)
+        counts = LoadCounts()
+        quarantine = list(rejections)
         try:
-            counts = self._load(spec, batch, rejections, run, seen, checkpoint)
+            with self._transaction(spec.name, "load") as cur:
+                if batch.num_rows:
+                    staged = self._stage(cur, spec, batch)
+                    quarantine += staged.refused
+                    crash_point("before_merge")
+                    new, newer, restored = self._merge(cur, spec, batch, staged.source, run, seen)
+                    counts.inserted, counts.updated, counts.restored = int(new), int(newer), int(restored)
+                    counts.unchanged = batch.num_rows - len(staged.refused) - counts.inserted - counts.updated
+                    crash_point("during_merge")
+                counts.rejected = len(quarantine)
+                if quarantine:
+                    self._quarantine(cur, spec, run, quarantine)
+                cur.execute(
+                    self.dialect.add_run_counts_sql(self.schema),
+                    self._bind({"b_extracted": batch.num_rows + len(rejections), "b_rejected": counts.rejected,
+                                "b_inserted": counts.inserted, "b_updated": counts.updated,
+                                "b_restored": counts.restored, "b_run_id": run.run_id, "b_entity": spec.name}),
+                )  # fmt: skip
+                if checkpoint is not None:
+                    self._upsert_state(cur, spec.name, run.run_id, full_started_at=checkpoint.full_started_at,
+                                       checkpoint_id=checkpoint.last_id, full_run_id=checkpoint.generation)  # fmt: skip
         except WarehouseError as exc:
             culprit = None if exc.retryable or not batch.num_rows else first_bad_text(spec, batch)
             if culprit is None:
@@ -295,41 +366,6 @@ class SqlWarehouse:
             raise WarehouseError(f"{exc} [{culprit}]", retryable=False) from None
         crash_point("after_merge")
         self._loaded(counts)
-        return counts
-
-    def _load(
-        self,
-        spec: EntitySpec,
-        batch: pa.RecordBatch,
-        rejections: Sequence[Rejection],
-        run: RunRecord,
-        seen: str,
-        checkpoint: Checkpoint | None,
-    ) -> LoadCounts:
-        """Stage, merge, quarantine, run-log counts, checkpoint: one transaction."""
-        counts = LoadCounts()
-        quarantine = list(rejections)
-        with self._transaction(spec.name, "load") as cur:
-            if batch.num_rows:
-                staged = self._stage(cur, spec, batch)
-                quarantine += staged.refused
-                crash_point("before_merge")
-                new, newer, restored = self._merge(cur, spec, batch, staged.source, run, seen)
-                counts.inserted, counts.updated, counts.restored = int(new), int(newer), int(restored)
-                counts.unchanged = batch.num_rows - len(staged.refused) - counts.inserted - counts.updated
-                crash_point("during_merge")
-            counts.rejected = len(quarantine)
-            if quarantine:
-                self._quarantine(cur, spec, run, quarantine)
-            cur.execute(
-                self.dialect.add_run_counts_sql(self.schema),
-                self._bind({"b_extracted": batch.num_rows + len(rejections), "b_rejected": counts.rejected,
-                            "b_inserted": counts.inserted, "b_updated": counts.updated,
-                            "b_restored": counts.restored, "b_run_id": run.run_id, "b_entity": spec.name}),
-            )  # fmt: skip
-            if checkpoint is not None:
-                self._upsert_state(cur, spec.name, run.run_id, full_started_at=checkpoint.full_started_at,
-                                   checkpoint_id=checkpoint.last_id, full_run_id=checkpoint.generation)  # fmt: skip
         return counts
 
     def _counts(self, cur: Any, spec: EntitySpec, source: str) -> tuple[int, int, int]:
@@ -350,6 +386,8 @@ class SqlWarehouse:
         )  # fmt: skip
 
     def finish(self, spec: EntitySpec, run: RunRecord, *, watermark: datetime | None, unseen_by: str | None) -> int:
+        """Mark rows generation ``unseen_by`` did not see as deleted (full), set the watermark,
+        close the run log: one transaction. Returns the rows marked deleted."""
         self._check_lock(spec.name)
         d, s = self.dialect, self.schema
         deleted = 0
@@ -369,6 +407,7 @@ class SqlWarehouse:
         return deleted
 
     def fail(self, run: RunRecord, error: str) -> None:
+        """Close the run log as failed (its own transaction; the watermark does not move)."""
         self._ended(run)
         with self._transaction(run.entity, "fail") as cur:
             cur.execute(
@@ -378,10 +417,12 @@ class SqlWarehouse:
             )  # fmt: skip
 
     def probe(self) -> None:
+        """Prove the warehouse takes writes (a write that changes nothing); raise ``WarehouseError``."""
         with self._transaction("warehouse", "write probe") as cur:
             cur.execute(self.dialect.probe_sql(self.schema))
 
     def rows(self, entity: str) -> Iterator[dict[str, Any]]:
+        """The raw table's rows by id (for tests and reconciliation)."""
         with self._transaction(entity, "rows") as cur:
             cur.execute(self.dialect.rows_sql(self.schema, entity))
             names = [c[0] for c in cur.description]

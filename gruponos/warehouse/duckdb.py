@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from gruponos.entities import EntitySpec
 from gruponos.errors import ConcurrentRunError, WarehouseError
 from gruponos.redact import redact
-from gruponos.warehouse.adapter import Fault, SqlWarehouse, Staged, _now, describe
+from gruponos.warehouse.adapter import Fault, Staged, Warehouse, _now, describe
 from gruponos.warehouse.base import LoadCounts, RunRecord
 from gruponos.warehouse.sql.duckdb import DUCKDB, RESERVED_SCHEMAS
 
@@ -64,7 +64,7 @@ _NOT_RETRYABLE: tuple[tuple[type[duckdb.Error], str], ...] = (
 )
 
 
-def classify(exc: duckdb.Error) -> Fault:
+def classify(exc: BaseException) -> Fault:
     """A lost file or a conflicting transaction may heal; bad data, names or grants will not."""
     for cls, kind in _NOT_RETRYABLE:
         if isinstance(exc, cls):
@@ -80,11 +80,12 @@ def _ddl_lock(path: str) -> threading.Lock:
         return _DDL.setdefault(path, threading.Lock())
 
 
-class DuckDBWarehouse(SqlWarehouse):
+class DuckDBWarehouse(Warehouse):
     """Raw tables, run log and quarantine in one DuckDB file."""
 
     kind = "duckdb"
     dialect = DUCKDB
+    _classify = staticmethod(classify)
 
     def __init__(self, *, path: str, schema: str = "wms_raw", memory_limit: str = "112MB") -> None:
         super().__init__(schema=schema)
@@ -220,11 +221,7 @@ class DuckDBWarehouse(SqlWarehouse):
                         self._db.execute("ROLLBACK")
                     raise
             except duckdb.Error as exc:
-                fault = classify(exc)
-                raise WarehouseError(
-                    f"{entity}: {step} failed in DuckDB {self.path} ({fault.kind}): {describe(exc)}",
-                    retryable=fault.retryable,
-                ) from None
+                raise self._driver_error(entity, step, exc, f" in DuckDB {self.path}") from None
             finally:
                 self._unregister()  # after COMMIT or ROLLBACK: it cannot fail in an aborted transaction
 

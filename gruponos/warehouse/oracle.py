@@ -9,7 +9,7 @@ Secrets (password, DSN, wallet password) are registered with ``redact`` and neve
 repr, a log line or an error message.
 
 The SQL is in ``sql.oracle`` (names, types, staging, MERGE), the value conversion in
-``oracle_values``; the sequence of a load is ``adapter.SqlWarehouse``'s. The schema is the
+``oracle_values``; the sequence of a load is ``adapter.Warehouse``'s. The schema is the
 user's (the DBA creates it): the adapter creates its tables when the dictionary lacks them.
 
 Lock. ``lock(entity)`` opens a dedicated connection (outside the pool, so locks never
@@ -37,7 +37,7 @@ from gruponos.errors import ConcurrentRunError, WarehouseError
 from gruponos.quality import Rejection
 from gruponos.redact import register
 from gruponos.settings import WarehouseSettings
-from gruponos.warehouse.adapter import Fault, SqlWarehouse, Staged, _now, describe
+from gruponos.warehouse.adapter import Fault, Staged, Warehouse
 from gruponos.warehouse.base import RunRecord
 from gruponos.warehouse.oracle_values import (
     batch_rejections,
@@ -80,7 +80,7 @@ _FIXED_CODES = {
 }  # fmt: skip
 
 
-def classify(exc: oracledb.Error) -> Fault:
+def classify(exc: BaseException) -> Fault:
     """By error code: lost sessions, shutdowns, timeouts, deadlocks and busy resources may heal;
     bad data, names, grants and credentials will not."""
     err = exc.args[0] if exc.args else None
@@ -128,11 +128,12 @@ class _Credentials:
         return kwargs
 
 
-class OracleWarehouse(SqlWarehouse):
+class OracleWarehouse(Warehouse):
     """Raw tables, run log and quarantine in one Oracle schema (thin mode, pooled)."""
 
     kind = "oracle"
     dialect = ORACLE
+    _classify = staticmethod(classify)
 
     def __init__(
         self,
@@ -161,10 +162,7 @@ class OracleWarehouse(SqlWarehouse):
                 **self._credentials.connect_kwargs(),
             )
         except oracledb.Error as exc:
-            fault = classify(exc)
-            raise WarehouseError(
-                f"cannot open the Oracle warehouse ({fault.kind}): {describe(exc)}", retryable=fault.retryable
-            ) from None
+            raise self._driver_error("warehouse", "open", exc, " in Oracle") from None
         try:
             self._open()
         except BaseException:
@@ -199,20 +197,17 @@ class OracleWarehouse(SqlWarehouse):
         try:
             conn = oracledb.connect(**self._credentials.connect_kwargs())
         except oracledb.Error as exc:
-            fault = classify(exc)
-            raise WarehouseError(
-                f"{entity}: lock failed: cannot connect to Oracle ({fault.kind}): {describe(exc)}",
-                retryable=fault.retryable,
-            ) from None
+            raise self._driver_error(entity, "lock", exc, ": cannot connect to Oracle") from None
         try:
+            ensure, lock = ORACLE.lock_sql(self.schema)
             with conn.cursor() as cur:
                 try:
-                    cur.execute(ORACLE.lock_row_sql(self.schema), {"b_entity": entity})
+                    cur.execute(ensure, {"b_entity": entity})
                     conn.commit()
                 except oracledb.IntegrityError:
                     conn.rollback()  # another session created the row first
                 try:
-                    cur.execute(ORACLE.lock_sql(self.schema), {"b_entity": entity})
+                    cur.execute(lock, {"b_entity": entity})
                 except oracledb.DatabaseError as exc:
                     if _code(exc) == ORA_RESOURCE_BUSY:
                         raise ConcurrentRunError(
@@ -221,10 +216,7 @@ class OracleWarehouse(SqlWarehouse):
                     raise
         except oracledb.Error as exc:
             _close(conn)
-            fault = classify(exc)
-            raise WarehouseError(
-                f"{entity}: lock failed in Oracle ({fault.kind}): {describe(exc)}", retryable=fault.retryable
-            ) from None
+            raise self._driver_error(entity, "lock", exc, f" in Oracle schema {self.schema}") from None
         except BaseException:
             _close(conn)
             raise
@@ -285,16 +277,6 @@ class OracleWarehouse(SqlWarehouse):
             refused = batch_rejections(spec, batch, stage.getbatcherrors())
         return Staged(ORACLE.latest_sql(self.schema, spec, columns), refused)
 
-    def _merge(
-        self, cur: Any, spec: EntitySpec, batch: pa.RecordBatch, source: str, run: RunRecord, seen: str
-    ) -> tuple[int, int, int]:
-        counts = self._counts(cur, spec, source)
-        cur.execute(
-            ORACLE.merge_sql(self.schema, spec, batch.schema.names, source),
-            {"b_loaded_at": naive(_now()), "b_run_id": run.run_id, "b_seen": seen},
-        )
-        return counts
-
     def _quarantine(self, cur: Any, spec: EntitySpec, run: RunRecord, rejections: Sequence[Rejection]) -> None:
         with cur.connection.cursor() as quarantine:
             quarantine.setinputsizes(b_record_id=oracledb.DB_TYPE_NUMBER, b_rejected_at=oracledb.DB_TYPE_TIMESTAMP)
@@ -306,12 +288,7 @@ class OracleWarehouse(SqlWarehouse):
         try:
             conn = self._pool.acquire()
         except oracledb.Error as exc:
-            fault = classify(exc)
-            raise WarehouseError(
-                f"{entity}: {step} failed: no Oracle connection for schema {self.schema} ({fault.kind}): "
-                f"{describe(exc)}",
-                retryable=fault.retryable,
-            ) from None
+            raise self._driver_error(entity, step, exc, f": no Oracle connection for schema {self.schema}") from None
         try:
             with conn.cursor() as cur:
                 cur.outputtypehandler = fetch_decimals
@@ -319,11 +296,7 @@ class OracleWarehouse(SqlWarehouse):
             conn.commit()
         except oracledb.Error as exc:
             _rollback(conn)
-            fault = classify(exc)
-            raise WarehouseError(
-                f"{entity}: {step} failed in Oracle schema {self.schema} ({fault.kind}): {describe(exc)}",
-                retryable=fault.retryable,
-            ) from None
+            raise self._driver_error(entity, step, exc, f" in Oracle schema {self.schema}") from None
         except BaseException:
             _rollback(conn)
             raise

@@ -27,8 +27,7 @@ from psycopg.conninfo import conninfo_to_dict
 from gruponos.entities import EntitySpec
 from gruponos.errors import ConcurrentRunError, WarehouseError
 from gruponos.redact import register
-from gruponos.warehouse.adapter import Fault, SqlWarehouse, Staged, _now, describe
-from gruponos.warehouse.base import RunRecord
+from gruponos.warehouse.adapter import Fault, Staged, Warehouse, describe
 from gruponos.warehouse.sql.postgres import POSTGRES, reserved_schema
 
 __all__ = ["PostgresWarehouse", "classify"]
@@ -56,10 +55,10 @@ _REFUSALS = ("password authentication failed", "does not exist", "no pg_hba.conf
              "certificate")  # fmt: skip
 
 
-def classify(exc: psycopg.Error) -> Fault:
+def classify(exc: BaseException) -> Fault:
     """By SQLSTATE: connection (08), conflicts (40), resources (53), shutdown/timeouts (57),
     lock timeout (55P03) may heal; data (22), constraints (23), names and grants (42) will not."""
-    state = exc.sqlstate
+    state = exc.sqlstate if isinstance(exc, psycopg.Error) else None
     if state:
         if state in _RETRY_STATES:
             return Fault(True, _RETRY_STATES[state])
@@ -92,11 +91,12 @@ def _checked(dsn: str) -> str:
     return dsn
 
 
-class PostgresWarehouse(SqlWarehouse):
+class PostgresWarehouse(Warehouse):
     """Raw tables, run log and quarantine in a PostgreSQL schema."""
 
     kind = "postgres"
     dialect = POSTGRES
+    _classify = staticmethod(classify)
 
     def __init__(self, *, dsn: str, schema: str = "wms_raw") -> None:
         super().__init__(schema=schema)
@@ -118,11 +118,7 @@ class PostgresWarehouse(SqlWarehouse):
         except psycopg.Error as exc:
             if conn is not None:
                 conn.close()
-            fault = classify(exc)
-            raise WarehouseError(
-                f"{entity}: {step} failed: cannot connect to PostgreSQL ({fault.kind}): {describe(exc)}",
-                retryable=fault.retryable,
-            ) from None
+            raise self._driver_error(entity, step, exc, ": cannot connect to PostgreSQL") from None
         return conn
 
     def _conn(self, entity: str, step: str) -> psycopg.Connection[Any]:
@@ -141,10 +137,7 @@ class PostgresWarehouse(SqlWarehouse):
             try:
                 row = conn.execute(POSTGRES.try_lock_sql(), {"b_key": f"gruponos:{self.schema}:{entity}"}).fetchone()
             except psycopg.Error as exc:
-                fault = classify(exc)
-                raise WarehouseError(
-                    f"{entity}: lock failed in PostgreSQL ({fault.kind}): {describe(exc)}", retryable=fault.retryable
-                ) from None
+                raise self._driver_error(entity, "lock", exc, " in PostgreSQL") from None
             if not row or not row[0]:
                 raise ConcurrentRunError(f"{entity}: another run of this entity holds its lock in schema {self.schema}")
             self._hold(entity, conn)
@@ -187,16 +180,6 @@ class PostgresWarehouse(SqlWarehouse):
             copy.write(buffer.getbuffer())
         return Staged(POSTGRES.latest_sql(spec, batch.schema.names), [])
 
-    def _merge(
-        self, cur: Any, spec: EntitySpec, batch: pa.RecordBatch, source: str, run: RunRecord, seen: str
-    ) -> tuple[int, int, int]:
-        counts = self._counts(cur, spec, source)
-        cur.execute(
-            POSTGRES.merge_sql(self.schema, spec, batch.schema.names, source),
-            {"b_loaded_at": _now(), "b_run_id": run.run_id, "b_seen": seen},
-        )
-        return counts
-
     @contextmanager
     def _transaction(self, entity: str, step: str) -> Iterator[Any]:
         with self._mutex:
@@ -205,11 +188,7 @@ class PostgresWarehouse(SqlWarehouse):
                 with conn.transaction(), conn.cursor() as cur:
                     yield cur
             except psycopg.Error as exc:
-                fault = classify(exc)
-                raise WarehouseError(
-                    f"{entity}: {step} failed in PostgreSQL schema {self.schema} ({fault.kind}): {describe(exc)}",
-                    retryable=fault.retryable,
-                ) from None
+                raise self._driver_error(entity, step, exc, f" in PostgreSQL schema {self.schema}") from None
 
     def close(self) -> None:
         if self._db is not None:

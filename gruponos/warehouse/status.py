@@ -18,7 +18,7 @@ from typing import Any
 from gruponos.entities import CATALOG
 from gruponos.errors import WarehouseError
 from gruponos.settings import Settings
-from gruponos.warehouse.base import Warehouse
+from gruponos.warehouse.adapter import Warehouse
 
 __all__ = ["EntityStatus", "entity_status", "rows_query", "stale", "status_queries"]
 

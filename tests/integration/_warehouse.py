@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from gruponos.entities import entity
-from gruponos.warehouse.adapter import SqlWarehouse
+from gruponos.warehouse.adapter import Warehouse
 from gruponos.warehouse.base import RunRecord
 from gruponos.warehouse.duckdb import DuckDBWarehouse
 from gruponos.warehouse.postgres import PostgresWarehouse
@@ -47,7 +47,7 @@ def fresh_schema() -> Iterator[str]:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def open_target(kind: str, where: Path | str) -> SqlWarehouse:
+def open_target(kind: str, where: Path | str) -> Warehouse:
     """A DuckDB file under the folder ``where``, or the PostgreSQL schema ``where``."""
     if kind == "duckdb":
         return DuckDBWarehouse(path=str(Path(where) / "wh.duckdb"))

@@ -15,7 +15,7 @@ from psycopg.conninfo import make_conninfo
 from gruponos.errors import WarehouseError
 from gruponos.settings import WarehouseSettings
 from gruponos.warehouse import connect
-from gruponos.warehouse.adapter import SqlWarehouse
+from gruponos.warehouse.adapter import Warehouse
 from gruponos.warehouse.duckdb import DuckDBWarehouse
 from gruponos.warehouse.oracle import OracleWarehouse
 from gruponos.warehouse.postgres import PostgresWarehouse
@@ -160,7 +160,7 @@ def test_a_schema_the_database_keeps_for_itself_is_refused_naming_the_setting(
 
 
 def test_duckdbs_default_schema_main_is_a_schema_like_any_other(tmp_path: Path) -> None:
-    wh: SqlWarehouse = DuckDBWarehouse(path=str(tmp_path / "wh.duckdb"), schema="main")
+    wh: Warehouse = DuckDBWarehouse(path=str(tmp_path / "wh.duckdb"), schema="main")
     try:
         wh.prepare(SPEC)
         first = run()

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 
 from gruponos.errors import ConcurrentRunError, WarehouseError
-from gruponos.warehouse.adapter import SqlWarehouse
+from gruponos.warehouse.adapter import Warehouse
 from tests.integration._warehouse import KINDS, PG_DSN, SPEC, T0, batch, fresh_schema, needs_pg, open_target, run
 
 
@@ -40,21 +40,21 @@ def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str,
 
 
 @pytest.fixture
-def wh(where: tuple[str, Path | str]) -> Iterator[SqlWarehouse]:
+def wh(where: tuple[str, Path | str]) -> Iterator[Warehouse]:
     warehouse = open_target(*where)
     warehouse.prepare(SPEC)
     yield warehouse
     warehouse.close()
 
 
-def run_log(wh: SqlWarehouse, run_id: str, *columns: str) -> tuple[object, ...]:
+def run_log(wh: Warehouse, run_id: str, *columns: str) -> tuple[object, ...]:
     bind = "?" if wh.kind == "duckdb" else "%s"
     cols = ", ".join(columns)
     (row,) = wh.query(f"SELECT {cols} FROM {wh.table('_sync_runs')} WHERE run_id = {bind}", [run_id])
     return row
 
 
-def test_rows_a_load_brings_back_from_deleted_are_counted_as_restored(wh: SqlWarehouse) -> None:
+def test_rows_a_load_brings_back_from_deleted_are_counted_as_restored(wh: Warehouse) -> None:
     first = run()
     wh.start_run(first)
     wh.load(SPEC, batch(range(1, 11)), [], first, seen="g1", checkpoint=None)
@@ -131,7 +131,7 @@ def test_evolved_columns_are_added_once_when_two_adapters_race(where: tuple[str,
         added: list[list[str]] = [[], []]
         errors: list[BaseException] = []
 
-        def evolve(slot: int, wh: SqlWarehouse) -> None:
+        def evolve(slot: int, wh: Warehouse) -> None:
             start.wait()
             try:
                 added[slot] = wh.prepare(SPEC, ["new_a", "new_b"])
@@ -157,7 +157,7 @@ def test_evolved_columns_are_added_once_when_two_adapters_race(where: tuple[str,
 
 
 @pytest.mark.parametrize("bad", ['a"; drop table allocation; --', "new field", "x" * 64])
-def test_a_name_that_is_not_plain_is_refused_and_nothing_runs(wh: SqlWarehouse, bad: str) -> None:
+def test_a_name_that_is_not_plain_is_refused_and_nothing_runs(wh: Warehouse, bad: str) -> None:
     before = list(wh.dialect.column_defs(SPEC))
     with pytest.raises(WarehouseError, match="not a usable SQL identifier") as refused:
         wh.prepare(SPEC, ["fine_one", bad])

@@ -56,7 +56,7 @@ def every_statement() -> list[tuple[str, str]]:
             (f"{name}:merge", ORACLE.merge_sql(SCHEMA, spec, columns, source)),
         ]
     out += [(f"control:{k}", sql) for k, sql in ORACLE.control_ddl(SCHEMA).items()]
-    out += [("lock_row", ORACLE.lock_row_sql(SCHEMA)), ("lock", ORACLE.lock_sql(SCHEMA))]
+    out += list(zip(("lock_row", "lock"), ORACLE.lock_sql(SCHEMA), strict=True))
     out += [("add_column", ORACLE.add_column_sql(SCHEMA, "allocation", "new_field", "VARCHAR2(4000 CHAR)"))]
     return out
 
@@ -170,11 +170,12 @@ def test_merge_updates_with_newer_or_equal_mod_ts_only_and_marks_every_match_see
 
 
 def test_the_lock_is_a_row_lock_that_never_waits_and_its_row_is_only_ever_inserted() -> None:
-    lock = oracle(ORACLE.lock_sql(SCHEMA))
+    ensure_sql, lock_sql = ORACLE.lock_sql(SCHEMA)
+    lock = oracle(lock_sql)
     assert target(lock) == "_SYNC_LOCKS" and binds(lock) == ["b_entity"]
     (row_lock,) = lock.args["locks"]
     assert row_lock.args.get("update") is True and row_lock.sql("oracle") == "FOR UPDATE NOWAIT"
-    ensure = oracle(ORACLE.lock_row_sql(SCHEMA))
+    ensure = oracle(ensure_sql)
     assert target(ensure) == "_SYNC_LOCKS"
     assert [type(w.args["then"]) for w in ensure.find_all(exp.When)] == [exp.Insert]  # never touches a held row
 

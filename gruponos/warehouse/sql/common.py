@@ -48,14 +48,18 @@ class Dialect:
 
     name = ""
     label = ""  # as messages name the database
+    marker = ""  # a named bind in the driver's style, ``{}`` for the name
     create_table = "CREATE TABLE IF NOT EXISTS"
-    types: ClassVar[Mapping[str, str]] = {}
+    types: ClassVar[Mapping[str, str]] = {  # standard names DuckDB and PostgreSQL both take
+        "int": "BIGINT", "bool": "BOOLEAN", "date": "DATE", "timestamp": "TIMESTAMPTZ", "decimal": "DECIMAL({p},{s})",
+        "string": "TEXT", "text": "TEXT", "name": "TEXT", "clob": "TEXT",
+    }  # fmt: skip
 
     # --- spelling ------------------------------------------------------------------
 
     def bind(self, name: str) -> str:
         """A named bind marker (``name`` is ``b_…``)."""
-        raise NotImplementedError
+        return self.marker.format(name)
 
     def ts(self, name: str) -> str:
         """A bound UTC timestamp, as the column stores it."""
@@ -193,13 +197,27 @@ class Dialect:
 
     # --- run log -------------------------------------------------------------------
 
+    def _update_runs(self, schema: str, sets: Mapping[str, str], where: str) -> str:
+        assigned = ", ".join(f"{self.ident(c)} = {value}" for c, value in sets.items())
+        return f"UPDATE {self.table(schema, SYNC_RUNS)} SET {assigned} WHERE {where}"
+
+    def _run_key(self) -> str:
+        i, b = self.ident, self.bind
+        return f"{i('run_id')} = {b('b_run_id')} AND {i('entity')} = {b('b_entity')}"
+
+    def _closing(self, column: str) -> dict[str, str]:
+        """What closing a run sets: status, end time, ``column`` (deleted or error), result count."""
+        b = self.bind
+        return {"status": b("b_status"), "finished_at": self.ts("b_now"), column: b(f"b_{column}"),
+                "result_count": b("b_result_count")}  # fmt: skip
+
     def abandon_runs_sql(self, schema: str) -> str:
         """Runs of the entity left running by a process that died become abandoned."""
         i, b = self.ident, self.bind
-        return (
-            f"UPDATE {self.table(schema, SYNC_RUNS)} SET {i('status')} = {b('b_abandoned')}, "
-            f"{i('finished_at')} = {self.ts('b_now')}, {i('error')} = {b('b_error')} "
-            f"WHERE {i('entity')} = {b('b_entity')} AND {i('status')} = {b('b_running')}"
+        return self._update_runs(
+            schema,
+            {"status": b("b_abandoned"), "finished_at": self.ts("b_now"), "error": b("b_error")},
+            f"{i('entity')} = {b('b_entity')} AND {i('status')} = {b('b_running')}",
         )
 
     def insert_run_sql(self, schema: str) -> str:
@@ -221,32 +239,18 @@ class Dialect:
             f"VALUES ({', '.join(columns.values())})"
         )
 
-    def _run_key(self) -> str:
-        i, b = self.ident, self.bind
-        return f"WHERE {i('run_id')} = {b('b_run_id')} AND {i('entity')} = {b('b_entity')}"
-
     def add_run_counts_sql(self, schema: str) -> str:
         """Add one load's counts (``b_extracted``, ``b_rejected``, …) to the run log row."""
-        adds = ", ".join(f"{self.ident(c)} = {self.ident(c)} + {self.bind(f'b_{c}')}" for c in RUN_COUNTS)
-        return f"UPDATE {self.table(schema, SYNC_RUNS)} SET {adds} {self._run_key()}"
+        adds = {c: f"{self.ident(c)} + {self.bind(f'b_{c}')}" for c in RUN_COUNTS}
+        return self._update_runs(schema, adds, self._run_key())
 
     def close_run_sql(self, schema: str) -> str:
         """Close the run log row as ok (``finish``)."""
-        i, b = self.ident, self.bind
-        return (
-            f"UPDATE {self.table(schema, SYNC_RUNS)} SET {i('status')} = {b('b_status')}, "
-            f"{i('finished_at')} = {self.ts('b_now')}, {i('deleted')} = {b('b_deleted')}, "
-            f"{i('result_count')} = {b('b_result_count')} {self._run_key()}"
-        )
+        return self._update_runs(schema, self._closing("deleted"), self._run_key())
 
     def fail_run_sql(self, schema: str) -> str:
         """Close the run log row as failed, with the error."""
-        i, b = self.ident, self.bind
-        return (
-            f"UPDATE {self.table(schema, SYNC_RUNS)} SET {i('status')} = {b('b_status')}, "
-            f"{i('finished_at')} = {self.ts('b_now')}, {i('error')} = {b('b_error')}, "
-            f"{i('result_count')} = {b('b_result_count')} {self._run_key()}"
-        )
+        return self._update_runs(schema, self._closing("error"), self._run_key())
 
     # --- state ---------------------------------------------------------------------
 
@@ -284,6 +288,11 @@ class Dialect:
             f"COUNT(CASE WHEN t.{gone} IS NOT NULL THEN 1 END) "
             f"FROM {source} s LEFT JOIN {self.table(schema, spec.name)} t ON t.{pk} = s.{pk}"
         )
+
+    def merge_sql(self, schema: str, spec: EntitySpec, columns: Sequence[str], source: str) -> str:
+        """MERGE the staged rows (``source``, one per id): newer-or-equal ``mod_ts`` updates, every
+        match is seen and alive, new ids insert. Binds ``b_loaded_at``, ``b_run_id``, ``b_seen``."""
+        raise NotImplementedError
 
     def mark_deleted_sql(self, schema: str, spec: EntitySpec) -> str:
         """Rows the full-sync generation ``b_unseen_by`` did not see become deleted (NULL-safe)."""

@@ -8,8 +8,7 @@ started takes plain inserts (:meth:`DuckDBDialect.insert_sql`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from collections.abc import Sequence
 
 from gruponos.entities import EntitySpec
 from gruponos.warehouse.sql.common import Dialect
@@ -20,15 +19,7 @@ RESERVED_SCHEMAS = frozenset({"information_schema", "pg_catalog"})  # DuckDB's s
 
 
 class DuckDBDialect(Dialect):
-    name = "duckdb"
-    label = "DuckDB"
-    types: ClassVar[Mapping[str, str]] = {
-        "int": "BIGINT", "bool": "BOOLEAN", "date": "DATE", "timestamp": "TIMESTAMPTZ",
-        "decimal": "DECIMAL({p},{s})", "string": "VARCHAR", "text": "VARCHAR", "name": "VARCHAR", "clob": "VARCHAR",
-    }  # fmt: skip
-
-    def bind(self, name: str) -> str:
-        return f"${name}"
+    name, label, marker = "duckdb", "DuckDB", "${}"
 
     def fold(self, name: str) -> str:
         return name.lower()  # DuckDB compares identifiers case-insensitively, even quoted ones

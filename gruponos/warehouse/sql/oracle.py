@@ -39,17 +39,13 @@ SYNC_LOCKS = "_sync_locks"
 
 
 class OracleDialect(Dialect):
-    name = "oracle"
-    label = "Oracle"
+    name, label, marker = "oracle", "Oracle", ":{}"
     create_table = "CREATE TABLE"  # no IF NOT EXISTS before 23ai: tables are created when the dictionary lacks them
     types: ClassVar[Mapping[str, str]] = {
         "int": "NUMBER(19)", "bool": "NUMBER(1)", "date": "DATE", "timestamp": "TIMESTAMP(6) WITH TIME ZONE",
         "decimal": "NUMBER({p},{s})", "string": "VARCHAR2({n} CHAR)", "text": "VARCHAR2(4000 CHAR)",
         "name": "VARCHAR2(255 CHAR)", "clob": "CLOB",
     }  # fmt: skip
-
-    def bind(self, name: str) -> str:
-        return f":{name}"
 
     def ts(self, name: str) -> str:
         return f"FROM_TZ(CAST(:{name} AS TIMESTAMP), '+00:00')"
@@ -167,18 +163,15 @@ class OracleDialect(Dialect):
 
     # --- lock and reads ------------------------------------------------------------
 
-    def lock_row_sql(self, schema: str) -> str:
-        """Make sure the entity has a lock row (inserts only; never touches a held row)."""
-        e = self.ident("entity")
-        return (
-            f"MERGE INTO {self.table(schema, SYNC_LOCKS)} t USING (SELECT :b_entity AS {e} FROM dual) s "
+    def lock_sql(self, schema: str) -> tuple[str, str]:
+        """Make sure the entity has a lock row (inserts only: never touches a held row), then lock
+        it for the session or fail at once (ORA-00054). Both bind ``b_entity``."""
+        e, locks = self.ident("entity"), self.table(schema, SYNC_LOCKS)
+        ensure = (
+            f"MERGE INTO {locks} t USING (SELECT :b_entity AS {e} FROM dual) s "
             f"ON (t.{e} = s.{e}) WHEN NOT MATCHED THEN INSERT ({e}) VALUES (s.{e})"
         )
-
-    def lock_sql(self, schema: str) -> str:
-        """Lock the entity's row for the session, or fail at once (ORA-00054)."""
-        e = self.ident("entity")
-        return f"SELECT {e} FROM {self.table(schema, SYNC_LOCKS)} WHERE {e} = :b_entity FOR UPDATE NOWAIT"
+        return ensure, f"SELECT {e} FROM {locks} WHERE {e} = :b_entity FOR UPDATE NOWAIT"
 
     def typed_rows_sql(
         self, schema: str, entity: str, columns: Sequence[tuple[str, str]], primary_key: str = "id"

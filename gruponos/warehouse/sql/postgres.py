@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from collections.abc import Sequence
 
 from gruponos.entities import EntitySpec
 from gruponos.warehouse.sql.common import Dialect
@@ -18,15 +17,7 @@ def reserved_schema(schema: str) -> bool:
 
 
 class PostgresDialect(Dialect):
-    name = "postgres"
-    label = "PostgreSQL"
-    types: ClassVar[Mapping[str, str]] = {
-        "int": "BIGINT", "bool": "BOOLEAN", "date": "DATE", "timestamp": "TIMESTAMPTZ",
-        "decimal": "NUMERIC({p},{s})", "string": "TEXT", "text": "TEXT", "name": "TEXT", "clob": "TEXT",
-    }  # fmt: skip
-
-    def bind(self, name: str) -> str:
-        return f"%({name})s"
+    name, label, marker = "postgres", "PostgreSQL", "%({})s"
 
     def stage(self, entity: str) -> str:
         """The session's staging table of an entity (temporary: private to the session)."""
