@@ -126,9 +126,6 @@ class DuckDBWarehouse(Warehouse):
         # WAL keeps them durable); the WAL trigger is the backstop for other write patterns.
         # DuckDB's buffer pool is capped so a sync's memory does not grow with the table; one
         # thread: a batch of 10k rows is too small to gain from two, and decoding needs the core
-        for setting in ("TimeZone = 'UTC'", "enable_progress_bar = false", "checkpoint_threshold = '256MB'",
-                        "threads = 1"):  # fmt: skip
-            self._db.execute(f"SET {setting}")
         try:
             self._db.execute("SET memory_limit = ?", [memory_limit])
         except duckdb.Error as exc:
@@ -136,6 +133,10 @@ class DuckDBWarehouse(Warehouse):
                 f"GRUPONOS_WAREHOUSE__DUCKDB_MEMORY_LIMIT={memory_limit!r} is not a memory size DuckDB takes: "
                 f"{describe(exc)}"
             ) from None
+        with self._transaction("warehouse", "configure"):  # any other refusal as a WarehouseError
+            for setting in ("TimeZone = 'UTC'", "enable_progress_bar = false", "checkpoint_threshold = '256MB'",
+                            "threads = 1"):  # fmt: skip
+                self._db.execute(f"SET {setting}")
 
     # --- the lock: one run per entity in this process ----------------------------------
 
