@@ -164,8 +164,9 @@ class PostgresWarehouse(Warehouse):
         cur.execute(POSTGRES.ddl_lock_sql(), {"b_key": f"gruponos:ddl:{self.schema}"})
 
     def _prepared(self, cur: Any, spec: EntitySpec, extra: Any, added: list[str]) -> None:
-        if added:  # the session's staging table has the old shape: the next load recreates it
-            cur.execute(POSTGRES.drop_stage_sql(spec))
+        # the session's staging table may have an older shape (this or another process evolved
+        # the raw table since): the next load recreates it from the table as it is now
+        cur.execute(POSTGRES.drop_stage_sql(spec))
 
     def _stage(self, cur: Any, spec: EntitySpec, batch: pa.RecordBatch) -> Staged:
         cur.execute(POSTGRES.stage_ddl(self.schema, spec))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,11 +27,9 @@ T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 def pg_available() -> bool:
-    try:
-        psycopg.connect(PG_DSN, connect_timeout=3).close()
+    with suppress(psycopg.Error), psycopg.connect(PG_DSN, connect_timeout=3):
         return True
-    except psycopg.Error:
-        return False
+    return False
 
 
 needs_pg = pytest.mark.skipif(not pg_available(), reason=f"no PostgreSQL at {PG_DSN}")
@@ -65,3 +63,15 @@ def batch(ids: range | list[int], *, shift: timedelta = timedelta(), **values: A
 
 def run(mode: str = "full") -> RunRecord:
     return RunRecord(run_id=uuid.uuid4().hex[:12], entity=SPEC.name, mode=mode, started_at=datetime.now(UTC))
+
+
+@contextmanager
+def running(wh: Warehouse) -> Iterator[RunRecord]:
+    """The allocation table ready and a run started on ``wh``; ``wh`` closed afterwards."""
+    try:
+        wh.prepare(SPEC)
+        started = run()
+        wh.start_run(started)
+        yield started
+    finally:
+        wh.close()

@@ -145,12 +145,14 @@ def test_evolved_columns_are_added_once_when_two_adapters_race(where: tuple[str,
             t.join()
         assert errors == []
         assert sorted(added[0] + added[1]) == ["new_a", "new_b"]  # each added by exactly one of them
-        assert first.prepare(SPEC, ["new_a", "new_b"]) == []
         columns = list(next(first.rows(SPEC.name)))
         assert columns.count("new_a") == columns.count("new_b") == 1
-        evolved = batch([2]).append_column("new_a", pa.array(["sent"]))
-        first.load(SPEC, evolved, [], loading, seen="g", checkpoint=None)  # staging follows the new shape
-        assert {r["id"]: r["new_a"] for r in first.rows(SPEC.name)} == {1: None, 2: "sent"}
+        first.load(SPEC, batch([3]), [], loading, seen="g", checkpoint=None)  # staging of today's shape
+        assert second.prepare(SPEC, ["new_a", "new_b", "new_c"]) == ["new_c"]  # the other one evolves it
+        assert first.prepare(SPEC, ["new_a", "new_b", "new_c"]) == []
+        evolved = batch([2]).append_column("new_c", pa.array(["sent"]))
+        first.load(SPEC, evolved, [], loading, seen="g", checkpoint=None)  # its staging follows the new shape
+        assert {r["id"]: r["new_c"] for r in first.rows(SPEC.name)} == {1: None, 2: "sent", 3: None}
     finally:
         first.close()
         second.close()

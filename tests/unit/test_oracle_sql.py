@@ -20,26 +20,17 @@ from gruponos.entities import CATALOG, entity
 from gruponos.warehouse import oracle_values as v
 from gruponos.warehouse.oracle import _Credentials
 from gruponos.warehouse.sql.oracle import ORACLE
-from tests.unit._sql_tree import (
-    assignments,
-    binds,
-    columns_defined,
-    inserted_columns,
-    join_keys,
-    parse,
-    strings,
-    target,
-)
+from tests.unit import _sql_tree as q
 
 SCHEMA = "wms_raw"
 
 
 def oracle(sql: str) -> exp.Expression:
-    return parse(sql, "oracle")
+    return q.parse(sql, "oracle")
 
 
 def column_types(ddl: str) -> dict[str, str]:
-    return {name: col.args["kind"].sql("oracle") for name, col in columns_defined(oracle(ddl)).items()}
+    return {name: col.args["kind"].sql("oracle") for name, col in q.columns_defined(oracle(ddl)).items()}
 
 
 def every_statement() -> list[tuple[str, str]]:
@@ -64,7 +55,7 @@ def every_statement() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("label", "sql"), every_statement(), ids=[label for label, _ in every_statement()])
 def test_values_are_bound_and_quoted_names_are_upper_case(label: str, sql: str) -> None:
     tree = oracle(sql)
-    assert strings(tree) <= {"+00:00"}, label  # the only literal: the UTC offset of FROM_TZ
+    assert q.strings(tree) <= {"+00:00"}, label  # the only literal: the UTC offset of FROM_TZ
     quoted = [i.name for i in tree.find_all(exp.Identifier) if i.quoted]
     assert quoted and all(re.fullmatch(r"[A-Z_][A-Z0-9_]*", name) for name in quoted), (label, quoted)
 
@@ -106,7 +97,7 @@ def test_allocation_types() -> None:
 
 def test_control_tables_keep_long_text_in_clobs_and_add_the_lock_table() -> None:
     ddl = ORACLE.control_ddl(SCHEMA)
-    assert target(oracle(ddl["_sync_locks"])) == "_SYNC_LOCKS"
+    assert q.target(oracle(ddl["_sync_locks"])) == "_SYNC_LOCKS"
     assert list(column_types(ddl["_sync_locks"])) == ["ENTITY"]
     assert column_types(ddl["_sync_runs"])["ERROR"] == "CLOB"
     rejected = column_types(ddl["_rejected"])
@@ -116,12 +107,12 @@ def test_control_tables_keep_long_text_in_clobs_and_add_the_lock_table() -> None
 def test_staging_is_a_global_temporary_table_of_the_entity_columns_emptied_at_commit() -> None:
     spec = entity("allocation")
     tree = oracle(ORACLE.stage_ddl(SCHEMA, spec, ["new_field"]))
-    assert target(tree) == "_STAGE_ALLOCATION"
+    assert q.target(tree) == "_STAGE_ALLOCATION"
     properties = {type(p).__name__ for p in tree.args["properties"].expressions}
     assert {"TemporaryProperty", "OnCommitProperty"} <= properties
     on_commit = tree.find(exp.OnCommitProperty)
     assert on_commit.args.get("delete") is True  # rows vanish at commit: no TRUNCATE (an implicit commit)
-    assert list(columns_defined(tree)) == [c.upper() for c in [*spec.schema.names, "new_field"]]  # no bookkeeping
+    assert list(q.columns_defined(tree)) == [c.upper() for c in [*spec.schema.names, "new_field"]]  # no bookkeeping
     assert tree.find(exp.PrimaryKey) is None  # duplicates allowed: the MERGE's source keeps the latest
 
 
@@ -130,9 +121,9 @@ def test_staging_insert_binds_every_column_by_position_and_timestamps_as_utc() -
     columns = spec.schema.names
     timestamps, types = v.stage_binds(spec.schema)
     tree = oracle(ORACLE.stage_insert_sql(SCHEMA, spec, columns, timestamps))
-    assert target(tree) == "_STAGE_ALLOCATION"
-    assert inserted_columns(tree) == [c.upper() for c in columns]
-    assert binds(tree) == [f"c{i}" for i in range(len(columns))]  # in column order
+    assert q.target(tree) == "_STAGE_ALLOCATION"
+    assert q.inserted_columns(tree) == [c.upper() for c in columns]
+    assert q.binds(tree) == [f"c{i}" for i in range(len(columns))]  # in column order
     values = dict(zip(columns, tree.expression.expressions[0].expressions, strict=True))
     zoned = {c for c, value in values.items() if "FROM_TZ" in value.sql("oracle").upper()}
     assert zoned == set(timestamps) == {"picked_ts", "create_ts", "mod_ts"}
@@ -145,10 +136,10 @@ def test_merge_updates_with_newer_or_equal_mod_ts_only_and_marks_every_match_see
     spec = entity("allocation")
     columns = spec.schema.names
     tree = oracle(ORACLE.merge_sql(SCHEMA, spec, columns, ORACLE.latest_sql(SCHEMA, spec, columns)))
-    assert target(tree) == "ALLOCATION" and join_keys(tree.args["on"]) == {("ID", "ID")}
+    assert q.target(tree) == "ALLOCATION" and q.join_keys(tree.args["on"]) == {("ID", "ID")}
     matched, _ = tree.find_all(exp.When)
     assert matched.args.get("condition") is None  # Oracle allows a single WHEN MATCHED clause
-    sets = assignments(matched.args["then"])
+    sets = q.assignments(matched.args["then"])
     assert "ID" not in sets  # a column of the ON clause cannot be updated (ORA-38104)
     for column in [c.upper() for c in columns if c != "id"] + ["_LOADED_AT", "_RUN_ID"]:
         case = sets[column]
@@ -161,8 +152,8 @@ def test_merge_updates_with_newer_or_equal_mod_ts_only_and_marks_every_match_see
         assert case.args["default"].sql("oracle") == f't."{column}"', column  # otherwise unchanged
     assert isinstance(sets["_SEEN_RUN"], exp.Placeholder) and sets["_SEEN_RUN"].name == "b_seen"
     assert isinstance(sets["_DELETED_AT"], exp.Null)
-    assert inserted_columns(tree) == [c.upper() for c in columns] + ["_LOADED_AT", "_RUN_ID", "_SEEN_RUN"]
-    assert set(binds(tree)) == {"b_loaded_at", "b_run_id", "b_seen"}
+    assert q.inserted_columns(tree) == [c.upper() for c in columns] + ["_LOADED_AT", "_RUN_ID", "_SEEN_RUN"]
+    assert set(q.binds(tree)) == {"b_loaded_at", "b_run_id", "b_seen"}
     window = tree.find(exp.Window)  # the source: the latest staged row per id
     assert [c.name for c in window.args["partition_by"]] == ["ID"]
     (order,) = window.args["order"].expressions
@@ -172,17 +163,17 @@ def test_merge_updates_with_newer_or_equal_mod_ts_only_and_marks_every_match_see
 def test_the_lock_is_a_row_lock_that_never_waits_and_its_row_is_only_ever_inserted() -> None:
     ensure_sql, lock_sql = ORACLE.lock_sql(SCHEMA)
     lock = oracle(lock_sql)
-    assert target(lock) == "_SYNC_LOCKS" and binds(lock) == ["b_entity"]
+    assert q.target(lock) == "_SYNC_LOCKS" and q.binds(lock) == ["b_entity"]
     (row_lock,) = lock.args["locks"]
     assert row_lock.args.get("update") is True and row_lock.sql("oracle") == "FOR UPDATE NOWAIT"
     ensure = oracle(ensure_sql)
-    assert target(ensure) == "_SYNC_LOCKS"
+    assert q.target(ensure) == "_SYNC_LOCKS"
     assert [type(w.args["then"]) for w in ensure.find_all(exp.When)] == [exp.Insert]  # never touches a held row
 
 
 def test_the_schema_check_asks_the_dictionary_whether_oracle_maintains_the_user() -> None:
     tree = oracle(ORACLE.maintained_sql())
-    assert target(tree) == "all_users" and binds(tree) == ["b_schema"]
+    assert q.target(tree) == "all_users" and q.binds(tree) == ["b_schema"]
     assert [c.name for c in tree.selects] == ["oracle_maintained"]
 
 

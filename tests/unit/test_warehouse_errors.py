@@ -2,7 +2,7 @@
 message reaches an error with a secret in it.
 
 DuckDB's errors are produced for real (an in-memory database); PostgreSQL's by SQLSTATE with
-psycopg's own error classes (the real server's are in tests/integration/test_warehouse_errors.py);
+psycopg's own error classes (the real server's are in tests/integration/test_warehouse_faults.py);
 Oracle's with the driver's own error objects, as thin mode builds them from a server's answer.
 """
 

@@ -31,7 +31,7 @@ class PostgresDialect(Dialect):
         )
 
     def drop_stage_sql(self, spec: EntitySpec) -> str:
-        """Forget the staging table (the raw table gained columns: the next load recreates it)."""
+        """Forget the session's staging table (the next load recreates it from the raw table)."""
         return f"DROP TABLE IF EXISTS pg_temp.{self.stage(spec.name)}"
 
     def copy_sql(self, spec: EntitySpec, columns: Sequence[str]) -> str:

@@ -19,7 +19,7 @@ from gruponos.warehouse.adapter import Warehouse
 from gruponos.warehouse.duckdb import DuckDBWarehouse
 from gruponos.warehouse.oracle import OracleWarehouse
 from gruponos.warehouse.postgres import PostgresWarehouse
-from tests.integration._warehouse import PG_DSN, SPEC, T0, batch, fresh_schema, needs_pg, open_target, run
+from tests.integration._warehouse import PG_DSN, SPEC, T0, batch, fresh_schema, needs_pg, open_target, running
 
 
 def assert_unchained(error: BaseException) -> None:
@@ -53,10 +53,7 @@ def assert_data_error_named(error: WarehouseError, driver_words: str, record: in
 
 def test_duckdb_invalid_utf8_fails_the_load_with_duckdbs_own_words_and_loses_nothing(tmp_path: Path) -> None:
     wh = open_target("duckdb", tmp_path)
-    try:
-        wh.prepare(SPEC)
-        first = run()
-        wh.start_run(first)
+    with running(wh) as first:
         wh.load(SPEC, batch([1, 2]), [], first, seen="g", checkpoint=None)
         with pytest.raises(WarehouseError) as failed:
             wh.load(SPEC, invalid_utf8_at([3, 4, 5], bad=4), [], first, seen="g", checkpoint=None)
@@ -64,43 +61,30 @@ def test_duckdb_invalid_utf8_fails_the_load_with_duckdbs_own_words_and_loses_not
         assert [r["id"] for r in wh.rows(SPEC.name)] == [1, 2]  # the batch rolled back, the earlier one kept
         counts = wh.load(SPEC, batch([3, 5]), [], first, seen="g", checkpoint=None)  # the connection still works
         assert counts.inserted == 2
-    finally:
-        wh.close()
 
 
 @needs_pg
 def test_postgres_nul_in_text_fails_the_load_as_a_data_error_naming_the_record(pg_schema: str) -> None:
     wh = PostgresWarehouse(dsn=PG_DSN, schema=pg_schema)
-    try:
-        wh.prepare(SPEC)
-        first = run()
-        wh.start_run(first)
+    with running(wh) as first:
         with pytest.raises(WarehouseError) as failed:
             wh.load(SPEC, batch([7], pick_user="a\x00b"), [], first, seen="g", checkpoint=None)
         assert_data_error_named(failed.value, "0x00", 7, "pick_user")
         assert list(wh.rows(SPEC.name)) == []
-    finally:
-        wh.close()
 
 
 @needs_pg
 def test_postgres_lock_timeout_may_heal(pg_schema: str) -> None:
     impatient = make_conninfo(PG_DSN, options="-c lock_timeout=200")
     wh = PostgresWarehouse(dsn=impatient, schema=pg_schema)
-    try:
-        wh.prepare(SPEC)
-        first = run()
-        wh.start_run(first)
+    with running(wh) as first:
         with psycopg.connect(PG_DSN) as blocker:
             blocker.execute(f'LOCK TABLE "{pg_schema}"."allocation" IN ACCESS EXCLUSIVE MODE')
             with pytest.raises(WarehouseError) as waited:
                 wh.load(SPEC, batch([1]), [], first, seen="g", checkpoint=None)
             blocker.rollback()
         assert waited.value.retryable is True and "(lock timeout)" in str(waited.value)
-        assert "lock timeout" in str(waited.value).lower()
         assert wh.load(SPEC, batch([1]), [], first, seen="g", checkpoint=None).inserted == 1  # and it did heal
-    finally:
-        wh.close()
 
 
 @needs_pg
@@ -161,15 +145,10 @@ def test_a_schema_the_database_keeps_for_itself_is_refused_naming_the_setting(
 
 def test_duckdbs_default_schema_main_is_a_schema_like_any_other(tmp_path: Path) -> None:
     wh: Warehouse = DuckDBWarehouse(path=str(tmp_path / "wh.duckdb"), schema="main")
-    try:
-        wh.prepare(SPEC)
-        first = run()
-        wh.start_run(first)
+    with running(wh) as first:
         wh.load(SPEC, batch([1]), [], first, seen="g", checkpoint=None)
         wh.finish(SPEC, first, watermark=T0, unseen_by=None)
         assert wh.state(SPEC.name).watermark == T0
-    finally:
-        wh.close()
 
 
 def test_a_memory_limit_duckdb_cannot_read_names_its_setting(tmp_path: Path) -> None:
