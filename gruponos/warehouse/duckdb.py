@@ -98,13 +98,11 @@ class DuckDBWarehouse(Warehouse):
             ) from None
         try:
             self._db = duckdb.connect(self.path)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
+        except duckdb.Error as exc:
+            if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
                 raise ConcurrentRunError(
                     f"the DuckDB warehouse {self.path} is open in another process (a sync is running?): {describe(exc)}"
                 ) from None
-            raise WarehouseError(f"cannot open the DuckDB warehouse {self.path}: {describe(exc)}") from None
-        except duckdb.Error as exc:
             raise WarehouseError(f"cannot open the DuckDB warehouse {self.path}: {describe(exc)}") from None
         self._mutex = threading.RLock()  # one statement sequence at a time on this connection
         self._fresh: dict[str, bool] = {}
