@@ -280,7 +280,8 @@ def _load_parts(plan: Plan, warehouse: Warehouse, tally: _Tally, parts: Iterable
             run.rejected += len(part.rejections)
             run.inserted += counts.inserted
             run.updated += counts.updated
-            tally.restored += getattr(counts, "restored", 0)
+            run.restored += counts.restored
+            tally.restored += counts.restored
     except Broken as exc:
         return IOFailure(exc.error)
     except Stopped:
