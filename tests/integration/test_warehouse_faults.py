@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pyarrow as pa
 import pytest
-from pydantic import SecretStr
 from psycopg.conninfo import make_conninfo
+from pydantic import SecretStr
 
 from gruponos.errors import WarehouseError
 from gruponos.settings import WarehouseSettings
