@@ -118,7 +118,7 @@ class WarehouseSettings(BaseModel):
     password: SecretStr | None = None  # Oracle password
     db_schema: Annotated[str, Field(alias="schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,29}$")] = "wms_raw"
     merge_batch_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
-    # DuckDB's buffer pool: with 112MB a 1M-row full sync peaks under 300 MB RSS (128MB: ~310)
+    # DuckDB's buffer pool, capped so a sync's memory does not grow with the table (bench_sync measures it)
     duckdb_memory_limit: Annotated[str, Field(pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")] = "112MB"
     pool_max: Annotated[int, Field(ge=1, le=64)] = 4
     wallet_dir: str | None = None  # Oracle: folder of the Autonomous Database wallet (TCPS)
@@ -229,7 +229,7 @@ class Settings(BaseSettings):
                 wms.base_url = local_base_url()
             if "max_concurrency" not in wms.model_fields_set:
                 # the bundled simulator shares this machine's cores: requests in flight beyond
-                # them add memory (~15 MB each), not speed; a remote WMS keeps the default
+                # them add memory, not speed; a remote WMS keeps the default
                 wms.max_concurrency = min(wms.max_concurrency, os.cpu_count() or 2)
             if wms.username is None:
                 wms.username = LOCAL_USERNAME
