@@ -133,6 +133,12 @@ class WarehouseSettings(BaseModel):
             raise ValueError(f"{value!r} is a schema the database keeps for itself; choose another (e.g. wms_raw)")
         return value
 
+    def secret_dsn(self) -> str:
+        """The DSN (a secret); the validator below makes sure PostgreSQL and Oracle have one."""
+        if self.dsn is None:
+            raise SettingsError(f"GRUPONOS_WAREHOUSE__DSN must be set when GRUPONOS_WAREHOUSE__KIND={self.kind}")
+        return self.dsn.get_secret_value()
+
     @model_validator(mode="after")
     def _check(self) -> Self:
         if self.kind != "duckdb" and self.dsn is None:
