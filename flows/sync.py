@@ -4,9 +4,10 @@
     reports = full_sync(env="local", entities=["allocation"])   # list[EntityReport]
 
 A run discovers the tenant's catalog (``discover catalog``), fixes the WMS clock (``wms clock``),
-then syncs each entity as a ``sync <entity>`` task on Prefect's thread-pool task runner
-(``concurrency`` at a time) — or, with ``fan_out=True``, as its own ``sync-entity`` flow run on
-the work pool, so that N workers spread one sync over N machines. Then ``dbt build`` (unless
+then syncs each entity — its lock held, its ``extract``, ``validate`` and ``load`` tasks on
+Prefect's thread-pool task runner (``concurrency`` entities at a time) — or, with
+``fan_out=True``, as its own ``sync-entity`` flow run on the work pool, so that N workers spread
+one sync over N machines. Then ``dbt build`` (unless
 ``run_dbt=False``), then the run's report. One entity's failure does not stop the others: when
 all have finished the run ends **Failed** naming every failed entity, its step and why.
 
@@ -17,11 +18,12 @@ operational ones (``mod_ts``) for an incremental sync, master and lookup data fo
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Completed
@@ -35,14 +37,12 @@ from flows.tasks import (
     ensure_tenant_limit,
     result_storage,
     settings_for,
-    sync_entity,
+    start_entity,
     wms_clock,
 )
-from gruponos.entities import EntitySpec
 from gruponos.errors import SyncError
 from gruponos.pipeline import EntityReport, Mode
 from gruponos.runs import selection
-from gruponos.settings import Settings
 
 __all__ = ["SyncFailed", "full_sync", "incremental_sync", "master_data", "sync_one_entity"]
 
@@ -100,17 +100,14 @@ def _sync(
 
         outcomes = spread(env, names, mode, now, run_id, page_size=page_size, merge_batch_size=merge_batch_size)
     else:
-        runner: Any = ThreadPoolTaskRunner(max_workers=bound)
-        with runner:
-            submit: Any = runner.submit  # Prefect's overloads do not type a sync task's future
-            futures = [
-                submit(
-                    _entity_task.with_options(task_run_name=f"sync {name}"),
-                    parameters={"cfg": cfg, "spec": catalog.spec(name), "mode": mode, "now": now, "run_id": run_id},
-                )
+        # an entity's three tasks wait on one another: three threads an entity keep `bound` going
+        runner: Any = ThreadPoolTaskRunner(max_workers=3 * bound)
+        with contextlib.ExitStack() as hold, runner:
+            runs = [
+                start_entity(cfg, catalog.spec(name), mode, now, run_id, submit=runner.submit, hold=hold)
                 for name in names
             ]
-            outcomes = [f.result() for f in futures]
+            outcomes = [run.outcome() for run in runs]
     failures = [o for o in outcomes if isinstance(o, SyncError)]
     dbt_result: str | None = None
     dbt_failed = False
@@ -125,12 +122,6 @@ def _sync(
     if dbt_failed:
         raise SyncFailed(f"every entity synced, but dbt build failed: {dbt_result}", outcomes)
     return Completed(message=f"{len(outcomes)} entities synced", data=outcomes)
-
-
-@task(name="sync", persist_result=False)
-def _entity_task(cfg: Settings, spec: EntitySpec, mode: Mode, now: datetime, run_id: str) -> Outcome:
-    """``sync <entity>``: holds the entity's lock around its extract, validate and load tasks."""
-    return sync_entity(cfg, spec, mode, now, run_id)
 
 
 _HOOKS: dict[str, Any] = {"on_failure": [alert], "on_crashed": [alert]}
@@ -210,7 +201,10 @@ def sync_one_entity(
     when = now or wms_clock.with_options(result_storage=storage)(cfg)
     run_id = group or str(flow_run.id).replace("-", "")[:12]
     chosen: Mode = "full" if mode == "full" else "incremental"
-    outcome = _entity_task.with_options(task_run_name=f"sync {entity}")(cfg, catalog.spec(entity), chosen, when, run_id)
+    runner: Any = ThreadPoolTaskRunner(max_workers=3)
+    with contextlib.ExitStack() as hold, runner:
+        run = start_entity(cfg, catalog.spec(entity), chosen, when, run_id, submit=runner.submit, hold=hold)
+        outcome = run.outcome()
     if isinstance(outcome, SyncError):
         raise SyncFailed(str(outcome), [outcome])
     return outcome

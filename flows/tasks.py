@@ -1,7 +1,7 @@
 """Prefect tasks over ``gruponos`` steps, named for the step and the entity.
 
-One entity's sync is a ``sync <entity>`` task that holds the entity's warehouse lock from the
-plan to the finish and runs, each as its own task with its own retries and cache:
+One entity's sync holds the entity's warehouse lock from the plan to the finish (the flow run
+holds it) and runs three tasks of the flow run, each with its own retries and cache:
 
     extract <entity>    WMS pages → landing (Parquet)
     validate <entity>   the contract → validated parts + quarantined records (Parquet)
@@ -12,7 +12,7 @@ run reuses a finished extraction instead of asking the WMS again. Retries: a war
 that can heal (a lost connection, a lock timeout) raises ``Transient`` and the task retries it
 with backoff and jitter; a WMS fault was already retried by the client within its budget
 (``GRUPONOS_WMS__RETRY_BUDGET_S``) and, like every domain failure, raises ``Failed``, which is
-not retried. A bug raises as itself and is not retried either. ``sync <entity>`` returns the
+not retried. A bug raises as itself and is not retried either. ``EntityRun.outcome`` gives the
 entity's ``EntityReport`` or its ``SyncError``.
 """
 
@@ -23,6 +23,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,13 +43,14 @@ from gruponos import landing, pipeline
 from gruponos import settings as settings_module
 from gruponos.catalog import Catalog, discover
 from gruponos.entities import EntitySpec
-from gruponos.errors import ConcurrentRunError, Error, SyncError, WarehouseError, WmsError
+from gruponos.errors import Error, SyncError, WarehouseError, WmsError
 from gruponos.pipeline import Context, EntityReport, Mode, Plan
 from gruponos.redact import redact
 from gruponos.warehouse import connect
 from gruponos.wms import WmsClient
 
 __all__ = [
+    "EntityRun",
     "Failed",
     "Outcome",
     "Transient",
@@ -56,7 +58,7 @@ __all__ = [
     "ensure_tenant_limit",
     "listeners",
     "settings_for",
-    "sync_entity",
+    "start_entity",
     "tenant_limit",
     "wms_clock",
 ]
@@ -246,7 +248,7 @@ def load(
     plan: Plan,
     now: datetime,
     validated: landing.Validated,
-    result_count: int | None,
+    landed: landing.Landed,
     started: float,
 ) -> EntityReport:
     """Validated parts → the warehouse (one transaction per part), then the finish."""
@@ -256,7 +258,7 @@ def load(
     try:
         parts = _progress(landing.read_parts(validated, plan.spec), plan.spec.name)
         loaded = pipeline.load(
-            plan, cfg, warehouse, parts, started=started, result_count=lambda: result_count, run_id=run_id
+            plan, cfg, warehouse, parts, started=started, result_count=lambda: landed.result_count, run_id=run_id
         )
         report = _raise(loaded)
     finally:
@@ -283,42 +285,78 @@ def _progress(parts: Any, name: str) -> Any:
         _tell(name, "load", rows)
 
 
-def sync_entity(cfg: settings_module.Settings, spec: EntitySpec, mode: Mode, now: datetime, run_id: str) -> Outcome:
-    """One entity, extract → validate → load, holding its lock throughout; a failure comes back as a value."""
+@dataclass(slots=True)
+class EntityRun:
+    """One entity's sync in a flow run: its lock held, its plan made, its three tasks submitted."""
+
+    name: str
+    error: SyncError | None = None
+    futures: tuple[Any, Any, Any] | None = None
+
+    def outcome(self) -> Outcome:
+        """The entity's report, or the error of the first of its steps that failed."""
+        if self.error is not None or self.futures is None:
+            assert self.error is not None
+            return self.error
+        extracted, validated, loaded = self.futures
+        try:
+            landed: landing.Landed = extracted.result()
+            validated.result()
+            report: EntityReport = loaded.result()
+        except (Transient, Failed) as exc:
+            return exc.error
+        except pipeline.Stopped:  # Ctrl-C in an ad hoc run: the CLI asked every step to stop
+            return SyncError(self.name, "extract", "stopped by the user; a rerun resumes", True)
+        landing.remove(landed.path)
+        return report
+
+
+def start_entity(
+    cfg: settings_module.Settings,
+    spec: EntitySpec,
+    mode: Mode,
+    now: datetime,
+    run_id: str,
+    *,
+    submit: Callable[..., Any],
+    hold: contextlib.ExitStack,
+) -> EntityRun:
+    """Take the entity's lock (held by ``hold`` until the flow run ends), make its plan, and submit
+    its ``extract``, ``validate`` and ``load`` tasks to the flow's task runner.
+
+    The tasks are the flow run's own (not nested in another task), so each keeps its cached
+    result when a later one fails: a retried flow run loads from the landing.
+    """
     logger = get_run_logger()
-    started = time.perf_counter()
+    name = spec.name
+    try:
+        warehouse = hold.enter_context(contextlib.closing(connect(cfg.warehouse)))
+        hold.enter_context(warehouse.lock(name))
+        with WmsClient(cfg.wms) as wms:
+            ctx = Context(settings=cfg, wms=wms, warehouse=warehouse, run_id=run_id, now=now)
+            plan = _raise(pipeline.make_plan(spec, mode, ctx))
+    except WarehouseError as exc:  # a refused lock (another run has the entity) or no warehouse
+        return EntityRun(name, SyncError(name, "lock", redact(exc), exc.retryable))
+    except (Transient, Failed) as exc:
+        return EntityRun(name, exc.error)
+    if plan.resume_after is not None:
+        logger.info("%s: resuming the full sync after id %s", name, plan.resume_after)
+    for stale in landing.clear_stale(cfg.flows.landing_path, name, plan.run_id):
+        logger.info("%s: removed the landing of a run that died (%s)", name, stale.name)
     options: dict[str, Any] = {
         "retries": cfg.flows.task_retries,
         "retry_delay_seconds": cfg.flows.retry_delay_s,
         "retry_jitter_factor": 0.5,
         "result_storage": result_storage(cfg),
     }
-    try:
-        warehouse = connect(cfg.warehouse)
-    except WarehouseError as exc:
-        return SyncError(spec.name, "lock", redact(exc), exc.retryable)
-    try:
-        with warehouse.lock(spec.name):
-            with WmsClient(cfg.wms) as wms:
-                ctx = Context(settings=cfg, wms=wms, warehouse=warehouse, run_id=run_id, now=now)
-                plan = _raise(pipeline.make_plan(spec, mode, ctx))
-            if plan.resume_after is not None:
-                logger.info("%s: resuming the full sync after id %s", spec.name, plan.resume_after)
-            for stale in landing.clear_stale(cfg.flows.landing_path, spec.name, plan.run_id):
-                logger.info("%s: removed the landing of a run that died (%s)", spec.name, stale.name)
-            name = spec.name
-            landed = extract.with_options(task_run_name=f"extract {name}", **options)(cfg, plan, now)
-            validated = validate.with_options(task_run_name=f"validate {name}", **options)(cfg, plan, now, landed)
-            report: EntityReport = load.with_options(task_run_name=f"load {name}", **options)(
-                cfg, plan, now, validated, landed.result_count, started
-            )
-        landing.remove(landed.path)
-        return report
-    except ConcurrentRunError as exc:
-        return SyncError(spec.name, "lock", redact(exc), exc.retryable)
-    except (Transient, Failed) as exc:
-        return exc.error
-    except pipeline.Stopped:  # Ctrl-C in an ad hoc run: the CLI asked every step to stop
-        return SyncError(spec.name, "extract", "stopped by the user; a rerun resumes", True)
-    finally:
-        warehouse.close()
+    started = time.perf_counter()
+    base = {"cfg": cfg, "plan": plan, "now": now}
+    extracted = submit(extract.with_options(task_run_name=f"extract {name}", **options), parameters=base)
+    validated = submit(
+        validate.with_options(task_run_name=f"validate {name}", **options), parameters={**base, "landed": extracted}
+    )
+    loaded = submit(
+        load.with_options(task_run_name=f"load {name}", **options),
+        parameters={**base, "validated": validated, "landed": extracted, "started": started},
+    )
+    return EntityRun(name, futures=(extracted, validated, loaded))

@@ -22,6 +22,7 @@ entity's lock), and a landing is removed once it is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -233,8 +234,10 @@ def read_parts(validated: Validated, spec: EntitySpec) -> Iterator[Part]:
 
 
 def remove(path: Path) -> None:
-    """Remove a landing once it is loaded."""
+    """Remove a landing once it is loaded (and its entity's folder, when nothing else is in it)."""
     shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):  # another run's landing of the entity is still there
+        path.parent.rmdir()
 
 
 def _mark(marker: Path, content: Mapping[str, object]) -> None:
