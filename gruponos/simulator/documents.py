@@ -16,10 +16,10 @@ from array import array
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
-from gruponos.entities import CATALOG, EntitySpec, Field, Kind
+from gruponos.simulator.schema import SCHEMA, Entity, Field, Kind
 from gruponos.simulator.tenant import Tenant, key_column
 
-__all__ = ["DocumentStore", "record_sql"]
+__all__ = ["DocumentStore", "json_sql", "record_sql"]
 
 _MISSING = -1
 
@@ -28,41 +28,65 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _value_sql(f: Field, base_url: str, offset: timedelta) -> str:
-    """SQL rendering one field's JSON value (``null`` when absent)."""
-    col = f"t.{f.name}"
-    offset_min = int(offset.total_seconds() // 60)
-    sign = "+" if offset_min >= 0 else "-"
-    suffix = f"{sign}{abs(offset_min) // 60:02d}:{abs(offset_min) % 60:02d}"
+def _offset_suffix(offset: timedelta) -> tuple[int, str]:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return minutes, f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def json_sql(f: Field, expr: str, offset: timedelta, *, bare_fk: bool = False) -> str:
+    """SQL rendering the value ``expr`` of field ``f`` as JSON text (``null`` when null).
+
+    An FK renders here only as its bare id (``bare_fk``: how ``values_list`` sends it);
+    records carry the whole FK object (see ``record_sql``).
+    """
+    offset_min, suffix = _offset_suffix(offset)
     match f.kind:
-        case Kind.INT | Kind.STATUS:
-            v = f"cast({col} as varchar)"
+        case Kind.INT | Kind.STATUS | Kind.FK:
+            v = f"cast({expr} as varchar)"
         case Kind.STR:
-            v = f"to_json({col})::varchar"
+            v = f"to_json({expr})::varchar"
         case Kind.DECIMAL:
-            v = f"'\"' || cast({col} as varchar) || '\"'"
+            v = f"'\"' || cast({expr} as varchar) || '\"'"
         case Kind.TS:
-            v = f"strftime({col} + to_minutes({offset_min}), '\"%Y-%m-%dT%H:%M:%S.%f') || '{suffix}\"'"
+            v = f"strftime({expr} + to_minutes({offset_min}), '\"%Y-%m-%dT%H:%M:%S.%f') || '{suffix}\"'"
         case Kind.DATE:
-            v = f"strftime({col}, '\"%Y-%m-%d\"')"
+            v = f"strftime({expr}, '\"%Y-%m-%d\"')"
+        case Kind.TIME:
+            v = f"'\"' || cast({expr} as varchar) || '\"'"
         case Kind.FLG:
-            v = f"case when {col} then 'true' else 'false' end"
-        case Kind.FK:
-            url = _quote(f',"url":"{base_url}entity/{f.target}/')
-            v = (
-                f"'{{\"id\":' || cast({col} as varchar) || ',\"key\":' || "
-                f"coalesce(to_json(t.{key_column(f)})::varchar, 'null') || {url} || "
-                f"cast({col} as varchar) || '/\"}}'"
-            )
+            v = f"case when {expr} then 'true' else 'false' end"
         case Kind.SET:
-            assert f.target is not None and f.via is not None
-            url = _quote(f',"url":"{base_url}entity/{f.target}/?{f.via}=')
-            count = f"(select count(*) from {f.target} c where c.{f.via} = t.id)"
-            v = f"'{{\"result_count\":' || cast({count} as varchar) || {url} || cast(t.id as varchar) || '\"}}'"
+            raise ValueError(f"{f.name}: a related set has no value to render")
+    assert bare_fk or f.kind is not Kind.FK, "FK objects render with _value_sql"
     return f"coalesce({v}, 'null')"
 
 
-def record_sql(spec: EntitySpec, base_url: str, offset: timedelta, fields: Sequence[str] | None = None) -> str:
+def _value_sql(f: Field, base_url: str, offset: timedelta) -> str:
+    """SQL rendering one field of row ``t`` as the API sends it (``null`` when absent)."""
+    col = f"t.{f.name}"
+    if f.kind is Kind.FK:
+        assert f.target is not None
+        # The url is blank when the related resource is not an entity the tenant serves.
+        if f.target in SCHEMA:
+            url = _quote(f',"url":"{base_url}entity/{f.target}/') + f" || cast({col} as varchar) || '/\"'"
+        else:
+            url = _quote(',"url":""')
+        v = (
+            f"'{{\"id\":' || cast({col} as varchar) || ',\"key\":' || "
+            f"coalesce(to_json(t.{key_column(f)})::varchar, 'null') || {url} || '}}'"
+        )
+        return f"coalesce({v}, 'null')"
+    if f.kind is Kind.SET:
+        assert f.target is not None and f.via is not None
+        url = _quote(f',"url":"{base_url}entity/{f.target}/?{f.via}=')
+        count = f"(select count(*) from {f.target} c where c.{f.via} = t.id)"
+        v = f"'{{\"result_count\":' || cast({count} as varchar) || {url} || cast(t.id as varchar) || '\"}}'"
+        return f"coalesce({v}, 'null')"
+    return json_sql(f, col, offset)
+
+
+def record_sql(spec: Entity, base_url: str, offset: timedelta, fields: Sequence[str] | None = None) -> str:
     """SQL for ``(id, json)`` of every row of ``t`` (the entity's table aliased ``t``)."""
     chosen = [spec.field(n) for n in fields] if fields else list(spec.fields)
     parts = []
@@ -86,15 +110,15 @@ class DocumentStore:
         self._fd = self._file.fileno()
         self._end = 0
         self._lock = threading.Lock()
-        self._rendering = {name: threading.Lock() for name in CATALOG}  # one renderer per entity
-        self._sql = {name: record_sql(spec, base_url, offset) for name, spec in CATALOG.items()}
+        self._rendering = {name: threading.Lock() for name in SCHEMA}  # one renderer per entity
+        self._sql = {name: record_sql(spec, base_url, offset) for name, spec in SCHEMA.items()}
         self._off: dict[str, array[int]] = {}
         self._len: dict[str, array[int]] = {}
         # A row changed while a render of it was in flight must not get the stale rendering:
         # invalidations are numbered, and a render keeps only rows not invalidated since it began.
         self._epoch = 0
         self._changed: dict[str, dict[int, int]] = {}
-        for name in CATALOG:
+        for name in SCHEMA:
             self._off[name] = array("q")
             self._len[name] = array("l")
             self._changed[name] = {}
@@ -211,7 +235,7 @@ class DocumentStore:
 
     def prerender(self, stop: threading.Event, block: int = 20_000) -> None:
         """Render every entity ahead of requests (run in a background thread)."""
-        for name in CATALOG:
+        for name in SCHEMA:
             live = self.tenant.live(name)
             if not live:
                 continue
