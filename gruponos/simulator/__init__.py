@@ -204,5 +204,5 @@ class Simulator:
             "workload": self.workload.as_dict(),
             "pending_late_commits": self.tenant.pending,
             "changes": dict(self._writer.totals) if self._writer is not None else {},
-            "tls": self.tls,
+            "ca_bundle": str(self.certificate.resolve()) if self.certificate is not None else None,
         }

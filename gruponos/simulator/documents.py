@@ -190,35 +190,57 @@ class DocumentStore:
         return len(rows)
 
     def page(self, entity: str, ids: Sequence[int]) -> bytes:
-        """The JSON array body (without brackets) of these rows, in this order."""
+        """The JSON array body (without brackets) of these rows, in this order.
+
+        A row changed while it was being rendered is rendered again, straight from the table;
+        only a row deleted since the ids were chosen is left out.
+        """
         if not ids:
             return b""
-        off, ln = self._off[entity], self._len[entity]
-        if ids[-1] < len(off) and ids[0] < len(off):
-            offs = [off[i] for i in ids]
+        spans = self._spans(entity, ids)
+        if None not in spans:
+            first, last = spans[0], spans[-1]
+            assert first is not None and last is not None
             # fast path: every row rendered, stored back to back in this very order
-            if _MISSING not in offs:
-                lens = [ln[i] for i in ids]
-                first, last = offs[0], offs[-1]
-                if last + lens[-1] - first == sum(lens) and all(a < b for a, b in itertools.pairwise(offs)):
-                    return os.pread(self._fd, last + lens[-1] - first - 1, first)
-        if self.missing(entity, ids):
+            if last[0] + last[1] - first[0] == sum(s[1] for s in spans if s) and all(
+                a[0] < b[0] for a, b in itertools.pairwise(s for s in spans if s)
+            ):
+                return os.pread(self._fd, last[0] + last[1] - first[0] - 1, first[0])
+        else:
             self.fill(entity, ids)
+            spans = self._spans(entity, ids)
+        direct: dict[int, bytes] = {}
+        if None in spans:
+            again = [i for i, span in zip(ids, spans, strict=True) if span is None]
+            sql = self._sql[entity] + " where t.id in (select unnest($1::bigint[]))"
+            direct = {i: doc.encode() + b"," for i, doc in self.tenant.cursor().execute(sql, [again]).fetchall()}
         chunks: list[bytes] = []
         run_start = run_end = -1
-        for i in ids:
-            if i >= len(off) or off[i] == _MISSING:
-                continue  # deleted between the query and now
-            o = off[i]
+        for i, span in zip(ids, spans, strict=True):
+            if span is None:
+                if i in direct:  # changed mid-render: this very moment's version
+                    if run_start >= 0:
+                        chunks.append(os.pread(self._fd, run_end - run_start, run_start))
+                        run_start = run_end = -1
+                    chunks.append(direct[i])
+                continue  # else deleted between the query and now
+            o, n = span
             if o == run_end:
-                run_end = o + ln[i]
+                run_end = o + n
                 continue
             if run_start >= 0:
                 chunks.append(os.pread(self._fd, run_end - run_start, run_start))
-            run_start, run_end = o, o + ln[i]
+            run_start, run_end = o, o + n
         if run_start >= 0:
             chunks.append(os.pread(self._fd, run_end - run_start, run_start))
         return b"".join(chunks)[:-1]
+
+    def _spans(self, entity: str, ids: Sequence[int]) -> list[tuple[int, int] | None]:
+        """``(offset, length)`` of each row's rendering (None: not rendered), read consistently."""
+        off, ln = self._off[entity], self._len[entity]
+        with self._lock:
+            n = len(off)
+            return [(off[i], ln[i]) if i < n and off[i] != _MISSING else None for i in ids]
 
     def fill(self, entity: str, ids: Sequence[int], *, ahead: int = 10_000) -> None:
         """Render what ``ids`` lack; for an ascending page, also the rows just after it."""

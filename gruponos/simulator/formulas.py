@@ -105,7 +105,7 @@ class Formulas:
             case "location":
                 return _lpad("L", ident, 8)
             case "inventory":
-                return f"'INV' || cast({ident} as varchar)"
+                return f"'{SCHEMA['inventory'].key_prefix}' || cast({ident} as varchar)"
             case "order_hdr":
                 return _lpad("SO", ident, 9)
             case "container":

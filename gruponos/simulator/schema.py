@@ -80,7 +80,8 @@ class Entity:
 
     name: str
     fields: tuple[Field, ...]
-    key: str = "id"  # the field whose value is the ``key`` of FK objects pointing here
+    key: str = "id"  # the field whose value is the ``key`` of FK objects pointing here…
+    key_prefix: str = ""  # …after this prefix
     ordering: bool = True  # False: any ``ordering`` parameter answers 400
     # List requests must filter on one of these combinations (inventory_history does).
     filter_rule: tuple[tuple[str, ...], ...] = ()
@@ -269,6 +270,7 @@ LOCATION = Entity(
 
 INVENTORY = Entity(
     "inventory",
+    key_prefix="INV",
     fields=(
         _id(),
         _fk("facility_id", "facility", "Y"),

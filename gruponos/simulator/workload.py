@@ -91,22 +91,22 @@ class Workload:
 class Writer(threading.Thread):
     """Applies the workload and the late commits that fall due, every ``tick`` seconds."""
 
-    def __init__(self, tenant: Tenant, workload: Workload, *, tick: float = 0.05) -> None:
+    def __init__(self, tenant: Tenant, workload: Workload, *, tick: float = 0.1) -> None:
         super().__init__(name="wms-sim-writer", daemon=True)
         self.tenant = tenant
         self.workload = workload
         self.tick = tick
         self.totals: Counter[str] = Counter()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._rng = random.Random(tenant.seed + 1)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
     def run(self) -> None:
         carry = 0.0
         last = time.monotonic()
-        while not self._stop.wait(self.tick):
+        while not self._halt.wait(self.tick):
             now = time.monotonic()
             elapsed, last = now - last, now
             self.totals["committed_late"] += self.tenant.flush()

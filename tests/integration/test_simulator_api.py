@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+import ssl
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from gruponos.simulator import Faults, Simulator
+from gruponos.simulator import Faults, Simulator, Workload
+from gruponos.simulator.process import admin_url
 from gruponos.simulator.schema import SCHEMA, Kind
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d$")
@@ -285,3 +289,121 @@ def test_shrinking_page_count_ends_the_scan_early(fresh_sim: Simulator) -> None:
     with httpx.Client(auth=(fresh_sim.username, fresh_sim.password)) as c:
         rows = walk(c, fresh_sim.base_url + "entity/allocation/", {"page_size": 100})
     assert len(rows) == 200  # a naive client stops here and loses 800 rows
+
+
+# --- one consistent tenant --------------------------------------------------------------
+
+
+def test_every_foreign_key_to_a_served_entity_points_at_a_row_with_that_key(sim: Simulator) -> None:
+    rows = {name: {r["id"]: r for r in sim.tenant.rows(name)} for name in SCHEMA}
+    for name, spec in SCHEMA.items():
+        for f in spec.fks:
+            if f.target not in SCHEMA:
+                continue
+            key_field, prefix = SCHEMA[f.target].key, SCHEMA[f.target].key_prefix
+            for row in rows[name].values():
+                if row[f.name] is None:
+                    continue
+                target = rows[f.target].get(row[f.name])
+                assert target is not None, (name, row["id"], f.name, row[f.name])
+                assert row[f"_k_{f.name}"] == prefix + str(target[key_field]), (name, row["id"], f.name)
+
+
+def test_purchase_orders_ship_on_asns_whose_lines_are_received_as_containers(sim: Simulator) -> None:
+    t = sim.tenant
+    pos = {r["id"]: r for r in t.rows("purchase_order_hdr")}
+    po_lines = {r["id"]: r for r in t.rows("purchase_order_dtl")}
+    asns = {r["id"]: r for r in t.rows("ib_shipment")}
+    containers = {r["container_nbr"]: r for r in t.rows("container")}
+    received_on = {r["container_nbr"]: r for r in t.rows("ib_container")}
+    lines = t.rows("ib_shipment_dtl")
+    assert len(lines) == len(po_lines) == len(received_on)
+    for line in lines:
+        po_line = po_lines[line["po_dtl_id"]]
+        asn, po = asns[line["shipment_id"]], pos[line["po_id"]]
+        assert po_line["po_id"] == po["id"] and line["item_id"] == po_line["item_id"]
+        assert asn["_k_vendor_id"] == po["_k_vendor_id"] and asn["facility_id"] == po["facility_id"]
+        assert line["received_qty"] <= line["shipped_qty"] <= po_line["ord_qty"]
+        assert (line["shipped_qty"], line["received_qty"]) == (po_line["shipped_qty"], po_line["received_qty"])
+        lpn = containers[line["lpn_nbr"]]
+        assert lpn["rcvd_shipment_id"] == asn["id"] and lpn["facility_id"] == po["facility_id"]
+        assert lpn["ref_po_nbr"] == po["po_nbr"] and lpn["ref_shipment_nbr"] == asn["shipment_nbr"]
+        ib = received_on[line["lpn_nbr"]]
+        assert (ib["shipment_id"], ib["container_id"], ib["rcvd_ts"]) == (asn["id"], lpn["id"], lpn["rcvd_ts"])
+        if line["received_qty"] > 0:
+            assert asn["checkin_ts"] <= lpn["rcvd_ts"] <= lpn["first_putaway_ts"]
+        else:
+            assert lpn["rcvd_ts"] is None
+
+
+def test_containers_hold_inventory_of_their_facility_in_their_location(sim: Simulator) -> None:
+    t = sim.tenant
+    containers = {r["id"]: r for r in t.rows("container")}
+    item_received = {r["lpn_nbr"]: r["item_id"] for r in t.rows("ib_shipment_dtl")}
+    boxed = [r for r in t.rows("inventory") if r["container_id"] is not None]
+    assert boxed
+    for inv in boxed:
+        box = containers[inv["container_id"]]
+        assert (inv["facility_id"], inv["location_id"]) == (box["facility_id"], box["curr_location_id"])
+        if box["container_nbr"] in item_received:
+            assert inv["item_id"] == item_received[box["container_nbr"]]
+
+
+# --- a tenant that lives ----------------------------------------------------------------
+
+
+def test_the_realtime_clock_follows_the_wall_clock_and_stamps_changes_now() -> None:
+    with Simulator(scale=300, seed=4, clock="realtime") as s, httpx.Client(auth=(s.username, s.password)) as c:
+        served = parsedate_to_datetime(c.get(s.base_url + "entity/company/").headers["Date"])
+        assert abs((served - datetime.now(UTC)).total_seconds()) < 2
+        assert max(s.tenant.mod_ts("allocation").values()) < s.tenant.epoch <= datetime.now(UTC)
+        before = datetime.now(UTC)
+        r = c.post(admin_url(s.base_url) + "/advance", params={"minutes": 60, "modify": 0.05, "insert": 0.01})
+        after = datetime.now(UTC)
+        assert r.status_code == 200 and r.json()["modified"]["allocation"] == 15
+        stamps = s.tenant.mod_ts("allocation")
+        changed = [stamps[i] for i in range(1, 400) if i in stamps and stamps[i] >= before]
+        assert len(changed) == 15 + 3  # modified and inserted: stamped now, never back-dated
+        assert all(before <= ts <= after for ts in changed)
+        new = s.tenant.rows("allocation", [301])[0]
+        assert new["create_ts"] == new["mod_ts"] and before <= new["create_ts"].replace(tzinfo=UTC) <= after
+
+
+def test_the_churn_writer_changes_records_between_the_pages_of_a_scan() -> None:
+    workload = Workload(rate=200, entities=("allocation",))
+    with Simulator(scale=2_000, seed=4, clock="realtime", workload=workload, faults=Faults(latency_s=0.05)) as s:
+        started = datetime.now(UTC)
+        with httpx.Client(auth=(s.username, s.password)) as c:
+            rows = walk(c, s.base_url + "entity/allocation/", {"page_size": 100, "page_mode": "sequenced"})
+        stamps = [datetime.fromisoformat(r["mod_ts"]) for r in rows]
+    # pages later in the scan carry changes made after it began
+    assert any(ts > started for ts in stamps[1000:])
+    assert s.status()["changes"]["modified"] > 100
+
+
+def test_a_late_commit_keeps_its_mod_ts_and_becomes_visible_late_s_later() -> None:
+    workload = Workload(late_share=1.0, late_s=1.5)
+    with Simulator(scale=300, seed=4, clock="realtime", workload=workload) as s:
+        before = s.tenant.mod_ts("allocation")
+        changes = s.advance(modify=0.02, insert=0)
+        late = changes.late["allocation"]
+        assert len(late) == 6 and not changes.modified["allocation"]
+        assert s.tenant.mod_ts("allocation") == before  # not visible yet
+        s.settle(timeout=10)
+        visible_at = datetime.now(UTC)
+        after = s.tenant.mod_ts("allocation")
+    for i in late:
+        assert after[i] > before[i]
+        assert timedelta(seconds=1.4) < visible_at - after[i] < timedelta(seconds=4)
+
+
+def test_https_with_the_self_signed_certificate_it_writes(tmp_path: Path) -> None:
+    with Simulator(scale=50, tls=True, data_dir=tmp_path) as s:
+        assert s.base_url.startswith("https://127.0.0.1:") and s.ca_bundle == tmp_path / "simulator-cert.pem"
+        with httpx.Client(auth=(s.username, s.password), verify=ssl.create_default_context(cafile=s.ca_bundle)) as c:
+            assert c.get(s.base_url + "entity/company/").status_code == 200
+        with pytest.raises(httpx.ConnectError):  # an untrusting client refuses it
+            httpx.get(s.base_url + "entity/company/", auth=(s.username, s.password))
+        first = s.ca_bundle.read_bytes()
+    with Simulator(scale=50, tls=True, data_dir=tmp_path) as again:
+        assert again.ca_bundle is not None and again.ca_bundle.read_bytes() == first  # kept while valid
