@@ -1,10 +1,7 @@
 """A fake WMS tenant's data: typed rows in an in-memory DuckDB, made from a seed.
 
-Values come from ``hash(index, seed, salt)`` so the same seed and scale always give the same
-tenant. ``scale`` is the number of allocations; other entities follow in proportion, with
-consistent foreign keys: inventory of items sits in locations, most of it in containers;
-purchase orders are shipped on ASNs (``ib_shipment``/``ib_shipment_dtl``) whose lines are
-received as containers (``ib_container``/``container``).
+``scale`` is the number of allocations; other entities follow in proportion (the rows come
+from ``formulas.py``: same seed and scale, same tenant).
 
 The clock is ``fixed`` (starts at :data:`EPOCH`, moves only with :meth:`Tenant.advance`, for
 tests) or ``realtime`` (follows the wall clock; rows were created in the 120 days before the

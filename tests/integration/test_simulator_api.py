@@ -294,7 +294,17 @@ def test_shrinking_page_count_ends_the_scan_early(fresh_sim: Simulator) -> None:
 # --- one consistent tenant --------------------------------------------------------------
 
 
-def test_every_foreign_key_to_a_served_entity_points_at_a_row_with_that_key(sim: Simulator) -> None:
+@pytest.mark.parametrize("grown", [False, True], ids=["generated", "after inserts into every entity"])
+def test_every_foreign_key_to_a_served_entity_points_at_a_row_with_that_key(
+    sim: Simulator, fresh_sim: Simulator, grown: bool
+) -> None:
+    if grown:
+        sim = fresh_sim
+        inserted = sim.advance(minutes=30, modify=0.05, insert=0.05).inserted
+        assert {n for n, ids in inserted.items() if ids} == {n for n, s in SCHEMA.items() if s.tracked} - {
+            "company",
+            "facility",
+        }
     rows = {name: {r["id"]: r for r in sim.tenant.rows(name)} for name in SCHEMA}
     for name, spec in SCHEMA.items():
         for f in spec.fks:
@@ -407,3 +417,17 @@ def test_https_with_the_self_signed_certificate_it_writes(tmp_path: Path) -> Non
         first = s.ca_bundle.read_bytes()
     with Simulator(scale=50, tls=True, data_dir=tmp_path) as again:
         assert again.ca_bundle is not None and again.ca_bundle.read_bytes() == first  # kept while valid
+
+
+def test_the_admin_door_sets_the_workload_of_a_realtime_tenant(fresh_sim: Simulator) -> None:
+    with Simulator(scale=200, seed=4, clock="realtime") as s, httpx.Client(auth=(s.username, s.password)) as c:
+        door = admin_url(s.base_url)
+        r = c.post(door + "/workload", content=orjson.dumps({"rate": 40, "entities": ["allocation"]}))
+        assert r.status_code == 200 and r.json()["rate"] == 40
+        status = c.get(door + "/status").json()
+        assert status["clock"] == "realtime" and status["workload"]["entities"] == ["allocation"]
+        assert c.post(door + "/workload", content=b'{"nope": 1}').status_code == 400
+        assert "do not churn" in c.post(door + "/workload", content=b'{"entities": ["order_status"]}').json()["message"]
+    with httpx.Client(auth=(fresh_sim.username, fresh_sim.password)) as c:
+        refused = c.post(admin_url(fresh_sim.base_url) + "/workload", content=b'{"rate": 5}')
+    assert refused.status_code == 400 and "needs the realtime clock" in refused.json()["message"]
