@@ -197,15 +197,19 @@ class DocumentStore:
         """
         if not ids:
             return b""
-        spans = self._spans(entity, ids)
-        if None not in spans:
-            first, last = spans[0], spans[-1]
-            assert first is not None and last is not None
-            # fast path: every row rendered, stored back to back in this very order
-            if last[0] + last[1] - first[0] == sum(s[1] for s in spans if s) and all(
-                a[0] < b[0] for a, b in itertools.pairwise(s for s in spans if s)
-            ):
-                return os.pread(self._fd, last[0] + last[1] - first[0] - 1, first[0])
+        off, ln = self._off[entity], self._len[entity]
+        with self._lock:  # offsets and lengths change together under this lock
+            if max(ids) < len(off):
+                offs = [off[i] for i in ids]
+                lens = [ln[i] for i in ids]
+            else:
+                offs = [_MISSING]
+        # fast path: every row rendered, stored back to back in this very order
+        if _MISSING not in offs:
+            first, last = offs[0], offs[-1]
+            if last + lens[-1] - first == sum(lens) and all(a < b for a, b in itertools.pairwise(offs)):
+                return os.pread(self._fd, last + lens[-1] - first - 1, first)
+            spans = self._spans(entity, ids)
         else:
             self.fill(entity, ids)
             spans = self._spans(entity, ids)

@@ -431,3 +431,14 @@ def test_the_admin_door_sets_the_workload_of_a_realtime_tenant(fresh_sim: Simula
     with httpx.Client(auth=(fresh_sim.username, fresh_sim.password)) as c:
         refused = c.post(admin_url(fresh_sim.base_url) + "/workload", content=b'{"rate": 5}')
     assert refused.status_code == 400 and "needs the realtime clock" in refused.json()["message"]
+
+
+def test_a_page_mixing_new_unrendered_rows_in_any_order_is_served_whole(fresh_sim: Simulator) -> None:
+    s = fresh_sim
+    assert s.prerendered.wait(30)
+    inserted = s.advance(minutes=10, modify=0, insert=0.05, entities=["allocation"]).inserted["allocation"]
+    with httpx.Client(auth=(s.username, s.password)) as c:
+        rows = walk(c, s.base_url + "entity/allocation/", {"ordering": "status_id", "page_size": 1000})
+    got = [r["id"] for r in rows]
+    assert sorted(got) == s.tenant.ids("allocation") and set(inserted) <= set(got)
+    assert [r["status_id"] for r in rows] == sorted(r["status_id"] for r in rows)
