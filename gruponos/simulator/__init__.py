@@ -107,7 +107,7 @@ class Simulator:
             render.start()
             self._threads.append(render)
         if self.tenant.clock == "realtime":
-            self._writer = Writer(self.tenant, self.workload)
+            self._writer = Writer(self.tenant, self.workload, after=self.documents.refresh)
             self._writer.start()
         return self
 

@@ -122,6 +122,7 @@ class DocumentStore:
             self._off[name] = array("q")
             self._len[name] = array("l")
             self._changed[name] = {}
+        self._stale: dict[str, set[int]] = {name: set() for name in SCHEMA}  # changed, not rendered again
         tenant.on_change(self.invalidate)
 
     def close(self) -> None:
@@ -133,13 +134,25 @@ class DocumentStore:
 
     def invalidate(self, entity: str, ids: Iterable[int]) -> None:
         """Forget the rendering of changed or deleted rows."""
-        off, changed = self._off[entity], self._changed[entity]
+        off, changed, stale = self._off[entity], self._changed[entity], self._stale[entity]
         with self._lock:
             self._epoch += 1
             for i in ids:
                 changed[i] = self._epoch
+                stale.add(i)
                 if i < len(off):
                     off[i] = _MISSING
+
+    def refresh(self) -> None:
+        """Render the rows changed since the last refresh (the churn writer calls it after each
+        step, so readers find changed rows rendered instead of rendering them themselves)."""
+        for entity, stale in self._stale.items():
+            with self._lock:
+                ids = sorted(stale)
+                stale.clear()
+            if ids:
+                with self._rendering[entity]:
+                    self.render(entity, ids)
 
     def missing(self, entity: str, ids: Sequence[int]) -> list[int]:
         off = self._off[entity]

@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -91,11 +92,14 @@ class Workload:
 class Writer(threading.Thread):
     """Applies the workload and the late commits that fall due, every ``tick`` seconds."""
 
-    def __init__(self, tenant: Tenant, workload: Workload, *, tick: float = 0.1) -> None:
+    def __init__(
+        self, tenant: Tenant, workload: Workload, *, tick: float = 0.1, after: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(name="wms-sim-writer", daemon=True)
         self.tenant = tenant
         self.workload = workload
         self.tick = tick
+        self.after = after  # called after each step (the simulator re-renders the changed rows)
         self.totals: Counter[str] = Counter()
         self._halt = threading.Event()
         self._rng = random.Random(tenant.seed + 1)
@@ -113,11 +117,13 @@ class Writer(threading.Thread):
             w = self.workload
             if w.rate <= 0:
                 carry = 0.0
-                continue
-            carry += w.rate * elapsed
-            n, carry = int(carry), carry - int(carry)
-            if n:
-                self._step(w, n)
+            else:
+                carry += w.rate * elapsed
+                n, carry = int(carry), carry - int(carry)
+                if n:
+                    self._step(w, n)
+            if self.after is not None:
+                self.after()
 
     def _step(self, w: Workload, n: int) -> None:
         names = list(w.entities or WEIGHTS)
