@@ -3,13 +3,39 @@
     from flows import full_sync
     reports = full_sync(env="local", entities=["allocation"])
 
-Flow names are the jobs (``full-sync``, ``incremental-sync``, ``master-data``, ``dbt-build``,
-``health-check``); deployments (``prefect.yaml``) are named after environments.
+Flow names are the jobs (``full-sync``, ``incremental-sync``, ``master-data``, ``sync-entity``,
+``dbt-build``, ``health-check``, ``meltano-run``); deployments (``prefect.yaml``) are named after
+environments. The flows are imported on first use: ``import flows`` loads none of dbt,
+prefect-dbt, singer-sdk, prefect-shell or Meltano.
 """
 
-from flows.dbt_build import dbt_build
-from flows.health import health_check
-from flows.meltano_run import meltano_run
-from flows.sync import full_sync, incremental_sync, master_data
+from __future__ import annotations
 
-__all__ = ["dbt_build", "full_sync", "health_check", "incremental_sync", "master_data", "meltano_run"]
+import importlib
+from typing import Any
+
+__all__ = [
+    "dbt_build",
+    "full_sync",
+    "health_check",
+    "incremental_sync",
+    "master_data",
+    "meltano_run",
+    "sync_one_entity",
+]
+
+_HOMES = {
+    "dbt_build": "flows.dbt_build",
+    "full_sync": "flows.sync",
+    "health_check": "flows.health",
+    "incremental_sync": "flows.sync",
+    "master_data": "flows.sync",
+    "meltano_run": "flows.meltano_run",
+    "sync_one_entity": "flows.sync",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'flows' has no attribute {name!r}")

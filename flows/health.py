@@ -9,7 +9,6 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from flows.alerts import alert
-from flows.dbt_build import work_dir
 from flows.tasks import settings_for
 from gruponos import dbt_runner
 from gruponos.errors import Error
@@ -54,8 +53,7 @@ def check_source_freshness(cfg: Settings) -> list[str]:
     logger = get_run_logger()
     if not (dbt_runner.PROJECT_DIR / "dbt_project.yml").exists():
         return []
-    work = work_dir(cfg)
-    result = dbt_runner.invoke(["source", "freshness"], cfg, target_path=work / "target", log_path=work / "logs")
+    result = dbt_runner.invoke(["source", "freshness"], cfg)
     if result.exception is not None:
         return [f"dbt source freshness could not run: {result.exception}"]
     problems = []

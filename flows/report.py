@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from gruponos.errors import SyncError
 from gruponos.pipeline import EntityReport
+from gruponos.redact import redact
 from gruponos.settings import Settings
 
 __all__ = ["markdown", "publish"]
@@ -18,23 +19,25 @@ def _ts(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
 
 
-def markdown(title: str, outcomes: Sequence[EntityReport | SyncError], cfg: Settings) -> str:
-    """A table per entity (counts, speed, watermarks), the failures, and where the quarantine is."""
+def markdown(title: str, outcomes: Sequence[EntityReport | SyncError], cfg: Settings, dbt: str | None = None) -> str:
+    """A table per entity (counts, speed, watermarks), the failures, dbt's result, where the quarantine is."""
     lines = [
         f"# {title}",
         "",
-        "| entity | status | extracted | rejected | inserted | updated | deleted | seconds | records/s "
+        "| entity | status | extracted | rejected | inserted | updated | restored | deleted | seconds | records/s "
         "| watermark before | watermark after |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|---|",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|",
     ]
     for o in outcomes:
         if isinstance(o, SyncError):
-            lines.append(f"| {o.entity} | **failed** ({o.step}) | | | | | | | | | |")
+            lines.append(f"| {o.entity} | **failed** ({o.step}) | | | | | | | | | | |")
             continue
         lines.append(
-            f"| {o.entity} | ok | {o.extracted:,} | {o.rejected:,} | {o.inserted:,} | {o.updated:,} | {o.deleted:,} "
+            f"| {o.entity} | ok | {o.extracted:,} | {o.rejected:,} | {o.inserted:,} | {o.updated:,} | {o.restored:,} "
+            f"| {o.deleted:,} "
             f"| {o.seconds:.1f} | {o.records_per_s:,.0f} | {_ts(o.watermark_before)} | {_ts(o.watermark_after)} |"
         )
+    lines += ["", "## dbt", "", dbt or "not run (`run_dbt=false`, or an entity failed)"]
     failures = [o for o in outcomes if isinstance(o, SyncError)]
     if failures:
         lines += ["", "## Failures", ""] + [f"- {f}".replace("|", "\\|") for f in failures]
@@ -54,11 +57,13 @@ def markdown(title: str, outcomes: Sequence[EntityReport | SyncError], cfg: Sett
     return "\n".join(lines)
 
 
-def publish(key: str, title: str, outcomes: Sequence[EntityReport | SyncError], cfg: Settings) -> None:
+def publish(
+    key: str, title: str, outcomes: Sequence[EntityReport | SyncError], cfg: Settings, *, dbt: str | None = None
+) -> None:
     """Publish the report under ``key`` (lowercase, dashes): the dashboard keeps its versions."""
     failed = sum(isinstance(o, SyncError) for o in outcomes)
     create_markdown_artifact(
         key=key,
-        markdown=markdown(title, outcomes, cfg),
+        markdown=redact(markdown(title, outcomes, cfg, dbt)),
         description=f"{len(outcomes) - failed} entities synced, {failed} failed",
     )

@@ -1,47 +1,54 @@
-"""The sync flows: ``full-sync``, ``incremental-sync`` and ``master-data``.
+"""The sync flows: ``full-sync``, ``incremental-sync``, ``master-data`` and ``sync-entity``.
 
     from flows import full_sync
     reports = full_sync(env="local", entities=["allocation"])   # list[EntityReport]
 
-Each entity is landed then loaded by its own tasks (``flows.tasks``), several entities at once
-(``concurrency``). One entity's failure does not stop the others: when all have finished, the
-run publishes its report and ends **Failed** naming every failed entity and why.
+A run discovers the tenant's catalog (``discover catalog``), fixes the WMS clock (``wms clock``),
+then syncs each entity as a ``sync <entity>`` task on Prefect's thread-pool task runner
+(``concurrency`` at a time) — or, with ``fan_out=True``, as its own ``sync-entity`` flow run on
+the work pool, so that N workers spread one sync over N machines. Then ``dbt build`` (unless
+``run_dbt=False``), then the run's report. One entity's failure does not stop the others: when
+all have finished the run ends **Failed** naming every failed entity, its step and why.
+
+Which entities, unless ``entities`` names them (names or globs): the configured selection
+(``GRUPONOS_SYNC__ENTITIES``), by sync class — every selected entity for a full sync, the
+operational ones (``mod_ts``) for an incremental sync, master and lookup data for master-data.
 """
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
 from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Completed
-from returns.result import Failure
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.alerts import alert
-from flows.dbt_build import build
 from flows.report import publish
-from flows.tasks import Outcome, ensure_tenant_limit, result_storage, settings_for, sync_one, wms_clock
-from gruponos.entities import CATALOG, entity
+from flows.tasks import (
+    Outcome,
+    discover_catalog,
+    ensure_tenant_limit,
+    result_storage,
+    settings_for,
+    sync_entity,
+    wms_clock,
+)
+from gruponos.entities import EntitySpec
 from gruponos.errors import SyncError
-from gruponos.pipeline import Mode
+from gruponos.pipeline import EntityReport, Mode
+from gruponos.runs import selection
+from gruponos.settings import Settings
 
-__all__ = [
-    "INCREMENTAL_DEFAULT",
-    "MASTER_DATA",
-    "Outcome",
-    "SyncFailed",
-    "full_sync",
-    "incremental_sync",
-    "master_data",
-]
+__all__ = ["SyncFailed", "full_sync", "incremental_sync", "master_data", "sync_one_entity"]
 
 
 class SyncFailed(Exception):
-    """One or more entities failed; ``outcomes`` holds every entity's report or error."""
+    """One or more entities (or dbt) failed; ``outcomes`` holds every entity's report or error."""
 
     def __init__(self, message: str, outcomes: list[Outcome]) -> None:
         super().__init__(message, outcomes)
@@ -52,14 +59,11 @@ class SyncFailed(Exception):
         return self.message
 
 
-INCREMENTAL_DEFAULT = ("allocation", "order_hdr", "order_dtl")
-MASTER_DATA = ("item", "location", "inventory", "facility", "company")
-
-
 def _sync(
     title: str,
     mode: Mode,
-    entities: Sequence[str],
+    kind: str,
+    entities: Sequence[str] | None,
     *,
     env: str,
     page_size: int | None,
@@ -68,11 +72,11 @@ def _sync(
     concurrency: int | None,
     run_dbt: bool,
     dbt_threads: int | None,
+    dbt_nodes: bool,
+    fan_out: bool,
 ) -> State[Any]:
-    """Sync ``entities`` (``concurrency`` at a time), publish the report, then dbt if asked."""
+    """Discover, sync the entities, build the marts, publish the report."""
     logger = get_run_logger()
-    for name in entities:
-        entity(name)  # an unknown name fails the run before anything starts
     cfg = settings_for(
         env,
         **{
@@ -82,29 +86,51 @@ def _sync(
             "flows.entity_concurrency": concurrency,
         },
     )
-    bound = cfg.flows.entity_concurrency
-    limit = ensure_tenant_limit(cfg)
-    logger.info("%s of %s (%s, %d at a time; WMS slots: %s)", mode, ", ".join(entities), env, bound, limit)
     storage = result_storage(cfg)
+    catalog = discover_catalog.with_options(result_storage=storage)(cfg, list(entities) if entities else None)
+    names = selection(catalog, kind, bool(entities))
     now = wms_clock.with_options(result_storage=storage)(cfg)
+    limit = ensure_tenant_limit(cfg)
+    bound = cfg.flows.entity_concurrency
+    logger.info("%s of %d entities (%s, %d at a time; WMS slots: %s)", mode, len(names), env, bound, limit)
     run_id = str(flow_run.id).replace("-", "")[:12]
-    with ThreadPoolExecutor(max_workers=bound, thread_name_prefix="entity") as pool:
-        # each entity in a copy of the flow's context, so its tasks belong to this flow run
-        futures = [
-            pool.submit(contextvars.copy_context().run, sync_one, cfg, name, mode, now, run_id) for name in entities
-        ]
-        outcomes: list[Outcome] = [f.result() for f in futures]
-    publish(f"{flow_run.flow_name}-{env}".replace("_", "-"), f"{title} ({env})", outcomes, cfg)
+    outcomes: list[Outcome]
+    if fan_out:
+        from flows.fanout import fan_out as spread  # run_deployment, only when asked
+
+        outcomes = spread(env, names, mode, now, run_id, page_size=page_size, merge_batch_size=merge_batch_size)
+    else:
+        runner: Any = ThreadPoolTaskRunner(max_workers=bound)
+        with runner:
+            submit: Any = runner.submit  # Prefect's overloads do not type a sync task's future
+            futures = [
+                submit(
+                    _entity_task.with_options(task_run_name=f"sync {name}"),
+                    parameters={"cfg": cfg, "spec": catalog.spec(name), "mode": mode, "now": now, "run_id": run_id},
+                )
+                for name in names
+            ]
+            outcomes = [f.result() for f in futures]
     failures = [o for o in outcomes if isinstance(o, SyncError)]
+    dbt_result: str | None = None
+    dbt_failed = False
+    if run_dbt and not failures:
+        from flows.dbt_build import build  # dbt only when it runs
+
+        dbt_result, dbt_failed = build(cfg, threads=dbt_threads, per_node=dbt_nodes)
+    publish(f"{flow_run.flow_name}-{env}".replace("_", "-"), f"{title} ({env})", outcomes, cfg, dbt=dbt_result)
     if failures:
         message = f"{len(failures)} of {len(outcomes)} entities failed: " + " | ".join(str(f) for f in failures)
         raise SyncFailed(message, outcomes)  # raised, not returned: flow-run retries apply to it
-    if run_dbt:
-        dbt = build(cfg, threads=dbt_threads)
-        if isinstance(dbt, Failure):
-            message = f"every entity synced, but dbt build failed: {dbt.failure()}"
-            raise SyncFailed(message, outcomes)
+    if dbt_failed:
+        raise SyncFailed(f"every entity synced, but dbt build failed: {dbt_result}", outcomes)
     return Completed(message=f"{len(outcomes)} entities synced", data=outcomes)
+
+
+@task(name="sync", persist_result=False)
+def _entity_task(cfg: Settings, spec: EntitySpec, mode: Mode, now: datetime, run_id: str) -> Outcome:
+    """``sync <entity>``: holds the entity's lock around its extract, validate and load tasks."""
+    return sync_entity(cfg, spec, mode, now, run_id)
 
 
 _HOOKS: dict[str, Any] = {"on_failure": [alert], "on_crashed": [alert]}
@@ -120,20 +146,13 @@ def full_sync(
     concurrency: int | None = None,
     run_dbt: bool = True,
     dbt_threads: int | None = None,
+    dbt_nodes: bool = False,
+    fan_out: bool = False,
 ) -> State[Any]:
-    """Full sync of every entity (or ``entities``): marks rows the WMS no longer has as deleted."""
-    return _sync(
-        "Full sync",
-        "full",
-        entities or list(CATALOG),
-        env=env,
-        page_size=page_size,
-        batch_size=batch_size,
-        merge_batch_size=merge_batch_size,
-        concurrency=concurrency,
-        run_dbt=run_dbt,
-        dbt_threads=dbt_threads,
-    )
+    """Full sync of every selected entity (or ``entities``): rows the WMS no longer has are marked deleted."""
+    return _sync("Full sync", "full", "full", entities, env=env, page_size=page_size, batch_size=batch_size,
+                 merge_batch_size=merge_batch_size, concurrency=concurrency, run_dbt=run_dbt,
+                 dbt_threads=dbt_threads, dbt_nodes=dbt_nodes, fan_out=fan_out)  # fmt: skip
 
 
 @flow(name="incremental-sync", **_HOOKS)
@@ -146,20 +165,13 @@ def incremental_sync(
     concurrency: int | None = None,
     run_dbt: bool = True,
     dbt_threads: int | None = None,
+    dbt_nodes: bool = False,
+    fan_out: bool = False,
 ) -> State[Any]:
-    """Changes since each entity's watermark (minus the overlap): allocation, order_hdr, order_dtl by default."""
-    return _sync(
-        "Incremental sync",
-        "incremental",
-        entities or list(INCREMENTAL_DEFAULT),
-        env=env,
-        page_size=page_size,
-        batch_size=batch_size,
-        merge_batch_size=merge_batch_size,
-        concurrency=concurrency,
-        run_dbt=run_dbt,
-        dbt_threads=dbt_threads,
-    )
+    """Changes since each entity's watermark (minus the overlap); the operational entities by default."""
+    return _sync("Incremental sync", "incremental", "incremental", entities, env=env, page_size=page_size,
+                 batch_size=batch_size, merge_batch_size=merge_batch_size, concurrency=concurrency,
+                 run_dbt=run_dbt, dbt_threads=dbt_threads, dbt_nodes=dbt_nodes, fan_out=fan_out)  # fmt: skip
 
 
 @flow(name="master-data", **_HOOKS)
@@ -172,17 +184,33 @@ def master_data(
     concurrency: int | None = None,
     run_dbt: bool = False,
     dbt_threads: int | None = None,
+    dbt_nodes: bool = False,
+    fan_out: bool = False,
 ) -> State[Any]:
-    """Full syncs of the reference data: item, location, inventory, facility, company."""
-    return _sync(
-        "Master data",
-        "full",
-        entities or list(MASTER_DATA),
-        env=env,
-        page_size=page_size,
-        batch_size=batch_size,
-        merge_batch_size=merge_batch_size,
-        concurrency=concurrency,
-        run_dbt=run_dbt,
-        dbt_threads=dbt_threads,
-    )
+    """Full syncs of the reference data: the master and lookup entities by default."""
+    return _sync("Master data", "full", "master", entities, env=env, page_size=page_size, batch_size=batch_size,
+                 merge_batch_size=merge_batch_size, concurrency=concurrency, run_dbt=run_dbt,
+                 dbt_threads=dbt_threads, dbt_nodes=dbt_nodes, fan_out=fan_out)  # fmt: skip
+
+
+@flow(name="sync-entity", flow_run_name="sync {entity} ({mode})", persist_result=True, **_HOOKS)
+def sync_one_entity(
+    env: str = "local",
+    entity: str = "allocation",
+    mode: str = "incremental",
+    now: datetime | None = None,
+    group: str | None = None,
+    page_size: int | None = None,
+    merge_batch_size: int | None = None,
+) -> EntityReport:
+    """One entity of a fanned-out sync, as its own flow run (on any worker of the pool)."""
+    cfg = settings_for(env, **{"wms.page_size": page_size, "warehouse.merge_batch_rows": merge_batch_size})
+    storage = result_storage(cfg)
+    catalog = discover_catalog.with_options(result_storage=storage)(cfg, [entity])
+    when = now or wms_clock.with_options(result_storage=storage)(cfg)
+    run_id = group or str(flow_run.id).replace("-", "")[:12]
+    chosen: Mode = "full" if mode == "full" else "incremental"
+    outcome = _entity_task.with_options(task_run_name=f"sync {entity}")(cfg, catalog.spec(entity), chosen, when, run_id)
+    if isinstance(outcome, SyncError):
+        raise SyncFailed(str(outcome), [outcome])
+    return outcome

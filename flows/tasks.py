@@ -1,16 +1,26 @@
-"""Prefect tasks over ``gruponos`` steps: I/O tasks retry what can heal, results are cached per run.
+"""Prefect tasks over ``gruponos`` steps, named for the step and the entity.
 
-A sync of one entity is two cached tasks — ``land`` (extract to a landing file) and ``load``
-(check, MERGE, state) — so a retried flow run reuses a finished extraction instead of asking
-the WMS again. Transient faults raise ``Transient`` (Prefect retries them with backoff and
-jitter); domain failures raise ``Broken``, which is never retried; ``sync_one`` turns either
-into the entity's ``SyncError`` value once the retries are spent.
+One entity's sync is a ``sync <entity>`` task that holds the entity's warehouse lock from the
+plan to the finish and runs, each as its own task with its own retries and cache:
+
+    extract <entity>    WMS pages → landing (Parquet)
+    validate <entity>   the contract → validated parts + quarantined records (Parquet)
+    load <entity>       MERGE, quarantine, counts, checkpoint per part; deletes, watermark, run log
+
+Results are cached per flow run, entity and plan (window or resume point), so a retried flow
+run reuses a finished extraction instead of asking the WMS again. Retries: a warehouse fault
+that can heal (a lost connection, a lock timeout) raises ``Transient`` and the task retries it
+with backoff and jitter; a WMS fault was already retried by the client within its budget
+(``GRUPONOS_WMS__RETRY_BUDGET_S``) and, like every domain failure, raises ``Failed``, which is
+not retried. A bug raises as itself and is not retried either. ``sync <entity>`` returns the
+entity's ``EntityReport`` or its ``SyncError``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -28,22 +38,25 @@ from prefect.logging import get_run_logger
 from returns.io import IOFailure, IOResult
 from returns.unsafe import unsafe_perform_io
 
+from gruponos import landing, pipeline
 from gruponos import settings as settings_module
-from gruponos.entities import entity
-from gruponos.errors import SyncError, WmsError
-from gruponos.pipeline import Context, EntityReport, Landing, Mode, land_entity, load_landing
+from gruponos.catalog import Catalog, discover
+from gruponos.entities import EntitySpec
+from gruponos.errors import ConcurrentRunError, Error, SyncError, WarehouseError, WmsError
+from gruponos.pipeline import Context, EntityReport, Mode, Plan
+from gruponos.redact import redact
 from gruponos.warehouse import connect
 from gruponos.wms import WmsClient
 
 __all__ = [
-    "Broken",
+    "Failed",
+    "Outcome",
     "Transient",
+    "discover_catalog",
     "ensure_tenant_limit",
-    "land",
     "listeners",
-    "load",
     "settings_for",
-    "sync_one",
+    "sync_entity",
     "tenant_limit",
     "wms_clock",
 ]
@@ -63,15 +76,15 @@ def _tell(name: str, phase: str, rows: int) -> None:
 
 
 class Transient(Exception):
-    """A sync step failed in a way a retry can heal (timeouts, 5xx, 429, a lost connection, a lock)."""
+    """A step failed in a way the task's own retry can heal (a warehouse connection, a lock timeout)."""
 
     def __init__(self, error: SyncError) -> None:
         super().__init__(str(error))
         self.error = error
 
 
-class Broken(Exception):
-    """A sync step failed in a way a retry cannot heal (bad credentials, a broken contract)."""
+class Failed(Exception):
+    """A step failed and a task retry will not help now (the report says whether a later run may)."""
 
     def __init__(self, error: SyncError) -> None:
         super().__init__(str(error))
@@ -116,94 +129,141 @@ def ensure_tenant_limit(cfg: settings_module.Settings) -> str:
     return name
 
 
-def _retryable(_task: Any, _task_run: Any, state: State[Any]) -> bool:
-    """Retry only what can heal: ``Transient`` (and crashes of the task's own I/O)."""
-    try:
-        state.result()
-    except Transient:
-        return True
-    except Broken:
-        return False
-    except Exception:
-        return True
-    return False
-
-
-def _key(prefix: str) -> Any:
-    def key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-        cfg: settings_module.Settings = parameters["cfg"]
-        parts = [prefix, str(context.task_run.flow_run_id), cfg.env.value, str(parameters.get("name", ""))]
-        parts += [str(parameters.get("mode", "")), str(parameters.get("now", ""))]
-        return ":".join(parts)
-
-    return key
-
-
 def result_storage(cfg: settings_module.Settings) -> Path:
     """Where persisted task results (the cache) live: ``GRUPONOS_FLOWS__RESULTS_PATH``."""
     return Path(cfg.flows.results_path).resolve()
 
 
-@task(name="wms-clock", retries=3, retry_delay_seconds=5, retry_condition_fn=_retryable, cache_key_fn=_key("clock"))
+def _retryable(_task: Any, _task_run: Any, state: State[Any]) -> bool:
+    """Retry only ``Transient``: never a domain failure, never a bug."""
+    try:
+        state.result()
+    except Transient:
+        return True
+    except BaseException:
+        return False
+    return False
+
+
+def _key(step: str) -> Callable[[TaskRunContext, dict[str, Any]], str]:
+    """Cache key: the flow run, the step, the entity and what the plan reads."""
+
+    def key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+        cfg: settings_module.Settings = parameters["cfg"]
+        plan: Plan | None = parameters.get("plan")
+        parts = [step, str(context.task_run.flow_run_id), cfg.env.value, str(parameters.get("now", ""))]
+        if plan is not None:
+            parts += [plan.spec.name, plan.mode, str(plan.window), str(plan.resume_after), plan.run_id]
+        return ":".join(parts)
+
+    return key
+
+
+def _raise(result: IOResult[_T, SyncError]) -> _T:
+    """The task's edge of the railway: a value, or the error raised for Prefect to judge."""
+    if isinstance(result, IOFailure):
+        error: SyncError = unsafe_perform_io(result.failure())
+        heals = error.retryable and error.step in ("plan", "load", "finish")  # the warehouse's faults
+        raise (Transient(error) if heals else Failed(error)) from None
+    value: _T = unsafe_perform_io(result.unwrap())
+    return value
+
+
+@task(name="discover catalog", cache_key_fn=_key("catalog"), persist_result=True)
+def discover_catalog(cfg: settings_module.Settings, entities: list[str] | None) -> Catalog:
+    """The tenant's entities and the selected ones' fields (``GET entity/`` + ``describe``)."""
+    with WmsClient(cfg.wms) as wms:
+        try:
+            return discover(wms, cfg.sync, entities)
+        except Error as exc:
+            raise Failed(SyncError("WMS", "catalog", redact(exc), getattr(exc, "retryable", False))) from None
+
+
+@task(name="wms clock", cache_key_fn=_key("clock"), persist_result=True)
 def wms_clock(cfg: settings_module.Settings) -> datetime:
     """The WMS's clock at the start of the flow run (fixed for the run's retries: same windows)."""
     with WmsClient(cfg.wms) as wms:
         try:
             return wms.ping()
         except WmsError as exc:
-            error = SyncError("WMS", "clock (GET entity/)", str(exc), exc.retryable)
-            raise (Transient(error) if exc.retryable else Broken(error)) from None
+            raise Failed(SyncError("WMS", "clock", redact(exc), exc.retryable)) from None
 
 
-@task(name="land", retry_condition_fn=_retryable, cache_key_fn=_key("land"))
-def land(cfg: settings_module.Settings, name: str, mode: Mode, now: datetime, run_id: str) -> Landing:
-    """Extract one entity to a landing file, holding one of the tenant's API slots."""
+@task(name="extract", retry_condition_fn=_retryable, cache_key_fn=_key("extract"), persist_result=True)
+def extract(cfg: settings_module.Settings, plan: Plan, now: datetime) -> landing.Landed:
+    """WMS pages → the landing, holding one of the tenant's API slots."""
     logger = get_run_logger()
-    spec = entity(name)
-    logger.info("%s: extracting (%s, run %s)", name, mode, run_id)
+    name = plan.spec.name
+    target = landing.folder(cfg.flows.landing_path, name, plan.run_id)
     shown = [0]
-
-    def progress(_: str, rows: int) -> None:
-        _tell(name, "extract", rows)
-        if rows - shown[0] >= _PROGRESS_EVERY:
-            shown[0] = rows
-            logger.info("%s: %s records extracted (run %s)", name, f"{rows:,}", run_id)
-
     with concurrency(tenant_limit(cfg), occupy=1), WmsClient(cfg.wms) as wms:
-        warehouse = connect(cfg.warehouse)
+        source = pipeline.extraction(plan, wms)
         try:
-            ctx = Context(settings=cfg, wms=wms, warehouse=warehouse, run_id=run_id, now=now, progress=progress)
-            landed = _raise(land_entity(spec, mode, ctx, Path(cfg.flows.landing_path)))
-        finally:
-            warehouse.close()
-    logger.info("%s: %s records in %d pages landed in %.1fs", name, f"{landed.rows:,}", landed.pages, landed.seconds)
+            with landing.PageWriter(target, plan.spec) as out:
+                for page in source.pages():
+                    out.write(page, source.resume_after)
+                    _tell(name, "extract", out.sent)
+                    if out.sent - shown[0] >= _PROGRESS_EVERY:
+                        shown[0] = out.sent
+                        logger.info("%s: %s records extracted", name, f"{out.sent:,}")
+                landed = out.close(source.stats.result_count)
+        except WmsError as exc:
+            raise Failed(SyncError(name, "extract", redact(exc), exc.retryable, plan.where())) from None
+        except OSError as exc:
+            raise Transient(SyncError(name, "extract", f"cannot write the landing {target}: {exc}", True)) from None
+    logger.info("%s: %s records in %d pages landed in %s", name, f"{landed.sent:,}", landed.pages, target)
     return landed
 
 
-@task(name="load", retry_condition_fn=_retryable, cache_key_fn=_key("load"))
-def load(cfg: settings_module.Settings, name: str, mode: Mode, now: datetime, landing: Landing) -> EntityReport:
-    """Check and MERGE a landing into the warehouse; the landing file goes once it is loaded."""
+@task(name="validate", retry_condition_fn=_retryable, cache_key_fn=_key("validate"), persist_result=True)
+def validate(cfg: settings_module.Settings, plan: Plan, now: datetime, landed: landing.Landed) -> landing.Validated:
+    """The entity's contract over the landing → validated parts and the records to quarantine."""
+    resume: list[int | None] = [plan.resume_after]
+
+    def pages() -> Any:
+        for page, after in landing.read_pages(landed):
+            resume[0] = after
+            yield page
+
+    try:
+        parts = pipeline.validate(
+            plan, cfg, pages(), resume=lambda: resume[0], progress=lambda name, rows: _tell(name, "validate", rows)
+        )
+        validated = landing.write_parts(landed.path, parts)
+    except pipeline.Broken as exc:
+        raise Failed(exc.error) from None
+    except OSError as exc:
+        raise Transient(SyncError(plan.spec.name, "validate", f"cannot use the landing: {exc}", True)) from None
+    get_run_logger().info(
+        "%s: %s records checked, %s to quarantine", plan.spec.name, f"{validated.extracted:,}", validated.rejected
+    )
+    return validated
+
+
+@task(name="load", retry_condition_fn=_retryable, cache_key_fn=_key("load"), persist_result=True)
+def load(
+    cfg: settings_module.Settings,
+    plan: Plan,
+    now: datetime,
+    validated: landing.Validated,
+    result_count: int | None,
+    started: float,
+) -> EntityReport:
+    """Validated parts → the warehouse (one transaction per part), then the finish."""
     logger = get_run_logger()
-    run_id = f"{landing.run_id}-{uuid.uuid4().hex[:4]}"  # one run-log row per attempt
-    logger.info("%s: loading %s records (run %s)", name, f"{landing.rows:,}", run_id)
+    run_id = f"{plan.run_id}-{uuid.uuid4().hex[:4]}"  # one run-log row per attempt
     warehouse = connect(cfg.warehouse)
     try:
-        with WmsClient(cfg.wms) as wms:
-            ctx = Context(
-                settings=cfg,
-                wms=wms,
-                warehouse=warehouse,
-                run_id=run_id,
-                now=now,
-                progress=lambda _, rows: _tell(name, "load", rows),
-            )
-            report = _raise(load_landing(landing, ctx))
+        parts = _progress(landing.read_parts(validated, plan.spec), plan.spec.name)
+        loaded = pipeline.load(
+            plan, cfg, warehouse, parts, started=started, result_count=lambda: result_count, run_id=run_id
+        )
+        report = _raise(loaded)
     finally:
         warehouse.close()
-    landing.path.unlink(missing_ok=True)
     logger.info(
         "%s: %s extracted, %s rejected, %s inserted, %s updated, %s deleted in %.1fs (run %s)",
-        name,
+        plan.spec.name,
         f"{report.extracted:,}",
         f"{report.rejected:,}",
         f"{report.inserted:,}",
@@ -215,29 +275,48 @@ def load(cfg: settings_module.Settings, name: str, mode: Mode, now: datetime, la
     return report
 
 
-def sync_one(cfg: settings_module.Settings, name: str, mode: Mode, now: datetime, run_id: str) -> Outcome:
-    """Land then load one entity (two tasks of the flow run); a failure comes back as a value.
+def _progress(parts: Any, name: str) -> Any:
+    rows = 0
+    for part in parts:
+        yield part
+        rows += part.extracted
+        _tell(name, "load", rows)
 
-    Called in the flow's context (not inside another task), so each task keeps its own
-    result: a landing stays cached when its load fails, for the flow run's retry.
-    """
-    retries, delay, storage = cfg.flows.task_retries, cfg.flows.retry_delay_s, result_storage(cfg)
+
+def sync_entity(cfg: settings_module.Settings, spec: EntitySpec, mode: Mode, now: datetime, run_id: str) -> Outcome:
+    """One entity, extract → validate → load, holding its lock throughout; a failure comes back as a value."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    options: dict[str, Any] = {
+        "retries": cfg.flows.task_retries,
+        "retry_delay_seconds": cfg.flows.retry_delay_s,
+        "retry_jitter_factor": 0.5,
+        "result_storage": result_storage(cfg),
+    }
     try:
-        landing = land.with_options(
-            retries=retries, retry_delay_seconds=delay, retry_jitter_factor=0.5, result_storage=storage
-        )(cfg, name, mode, now, run_id)
-        report: EntityReport = load.with_options(
-            retries=retries, retry_delay_seconds=delay, retry_jitter_factor=0.5, result_storage=storage
-        )(cfg, name, mode, now, landing)
+        warehouse = connect(cfg.warehouse)
+    except WarehouseError as exc:
+        return SyncError(spec.name, "lock", redact(exc), exc.retryable)
+    try:
+        with warehouse.lock(spec.name):
+            with WmsClient(cfg.wms) as wms:
+                ctx = Context(settings=cfg, wms=wms, warehouse=warehouse, run_id=run_id, now=now)
+                plan = _raise(pipeline.make_plan(spec, mode, ctx))
+            if plan.resume_after is not None:
+                logger.info("%s: resuming the full sync after id %s", spec.name, plan.resume_after)
+            for stale in landing.clear_stale(cfg.flows.landing_path, spec.name, plan.run_id):
+                logger.info("%s: removed the landing of a run that died (%s)", spec.name, stale.name)
+            name = spec.name
+            landed = extract.with_options(task_run_name=f"extract {name}", **options)(cfg, plan, now)
+            validated = validate.with_options(task_run_name=f"validate {name}", **options)(cfg, plan, now, landed)
+            report: EntityReport = load.with_options(task_run_name=f"load {name}", **options)(
+                cfg, plan, now, validated, landed.result_count, started
+            )
+        landing.remove(landed.path)
         return report
-    except (Transient, Broken) as exc:
+    except ConcurrentRunError as exc:
+        return SyncError(spec.name, "lock", redact(exc), exc.retryable)
+    except (Transient, Failed) as exc:
         return exc.error
-
-
-def _raise(result: IOResult[_T, SyncError]) -> _T:
-    """The task's edge of the railway: a value, or the error raised for Prefect to judge."""
-    if isinstance(result, IOFailure):
-        error: SyncError = unsafe_perform_io(result.failure())
-        raise (Transient(error) if error.retryable else Broken(error)) from None
-    value: _T = unsafe_perform_io(result.unwrap())
-    return value
+    finally:
+        warehouse.close()

@@ -6,7 +6,8 @@
     │   └── ConcurrentRunError another run of the same entity holds the lock
     └── WmsError               the WMS answered something we cannot use
         ├── WmsAuthError       401/403: credentials or grants are wrong (retry cannot help)
-        ├── WmsRequestError    400/405 and other client errors (retry cannot help)
+        ├── WmsRequestError    400/405, a link to another origin, other client errors (retry cannot help)
+        ├── WmsTlsError        the server's certificate is not trusted (retry cannot help)
         └── WmsUnavailable     429/5xx/timeouts/garbled bodies, still failing after retries
 
 ``SyncError`` is not an exception: it is the value a failed step returns along the railway
@@ -30,6 +31,7 @@ __all__ = [
     "WmsAuthError",
     "WmsError",
     "WmsRequestError",
+    "WmsTlsError",
     "WmsUnavailable",
 ]
 
@@ -120,6 +122,10 @@ class WmsAuthError(WmsError):
 
 class WmsRequestError(WmsError):
     """The request itself is wrong (400, 405, …): retrying the same request cannot help."""
+
+
+class WmsTlsError(WmsError):
+    """The TLS handshake failed on the certificate (untrusted CA, wrong host): set ``CA_BUNDLE``."""
 
 
 class WmsUnavailable(WmsError):

@@ -1,15 +1,19 @@
-"""One entity's sync as one chain: plan → start → transfer (extract → check → load) → finish.
+"""One entity's sync as one chain: plan → start → extract → validate → load → finish.
 
-    report = sync_entity(entity("allocation"), "incremental", ctx)   # IOResult[EntityReport, SyncError]
+    report = sync_entity(spec, "incremental", ctx)      # IOResult[EntityReport, SyncError]
 
-Or in two steps, so that a failed load can be retried without asking the WMS again::
+``sync_entity`` streams: pages are validated and loaded as they arrive, holding the entity's
+warehouse lock from the plan to the finish. The same steps serve the flows, which run them as
+separate tasks around landing files (``gruponos.landing``)::
 
-    landing = land_entity(spec, "full", ctx, folder)       # extract to a landing file
-    report = load_landing(landing_value, ctx)              # check → load → finish
+    plan = make_plan(spec, mode, ctx)                   # window or resume point, fixed
+    pages = extraction(plan, wms).pages()               # → landing
+    parts = validate(plan, settings, pages)             # → landing (valid rows + rejections)
+    report = load(plan, settings, warehouse, parts)     # MERGE + state, run log closed
 
-Each step that can fail for a domain reason returns ``IOResult[…, SyncError]``; a failure
-skips the rest of the chain, closes the run log as failed and leaves the watermark where
-it was, so a rerun converges. Exceptions that are bugs still raise.
+A step that fails for a domain reason returns ``IOFailure(SyncError)``; the run log is closed as
+failed and the watermark stays where it was, so a rerun converges. Whether a retry can help is
+decided where the error arose (the client, the warehouse adapter). Bugs still raise.
 """
 
 from __future__ import annotations
@@ -17,28 +21,42 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pyarrow as pa
 from returns import pipeline
-from returns.io import IOFailure, IOResult, IOSuccess
+from returns.io import IOFailure, IOResult, IOSuccess, impure_safe
 from returns.pointfree import bind_ioresult
 from returns.result import Failure
 
-from gruponos.entities import EntitySpec, entity
-from gruponos.errors import ConcurrentRunError, SyncError, WarehouseError, WmsError
-from gruponos.landing import LandingWriter, read_pages
+from gruponos.entities import EntitySpec
+from gruponos.errors import ConcurrentRunError, Error, SyncError, WarehouseError, WmsError
 from gruponos.quality import Checked, Rejection, check
+from gruponos.redact import redact
 from gruponos.settings import Settings
 from gruponos.warehouse import Checkpoint, RunRecord, Warehouse
-from gruponos.wms import Extraction, Page, Window, WmsClient, extract
+from gruponos.wms import Extraction, Page, Scan, Window, WmsClient, extract
 
-__all__ = ["Context", "EntityReport", "Landing", "Mode", "land_entity", "load_landing", "sync_entity"]
+__all__ = [
+    "Context",
+    "EntityReport",
+    "Mode",
+    "Part",
+    "Plan",
+    "Stopped",
+    "expected_rows",
+    "extraction",
+    "finish",
+    "load",
+    "make_plan",
+    "required_filters",
+    "sync_entity",
+    "validate",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +73,60 @@ class Context:
     warehouse: Warehouse
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     now: datetime | None = None  # the WMS's clock at the start of the run (ping)
-    progress: Progress | None = None  # called with (entity, rows extracted so far)
+    progress: Progress | None = None  # called with (entity, rows so far); may raise ``Stopped``
+    on_plan: Callable[[Plan], None] | None = None  # told the plan before anything is read
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one run of one entity reads, decided before it reads anything.
+
+    ``generation`` is the full sync this run belongs to (its id is stamped on every row it
+    sees; rows no generation-mate saw are marked deleted at the finish); ``resume_after`` is
+    the id after which a crashed full sync continues.
+    """
+
+    spec: EntitySpec
+    mode: Mode
+    run_id: str
+    started_at: datetime
+    window: Window | None
+    resume_after: int | None
+    generation: str | None
+    generation_started_at: datetime | None
+    stamp: str  # stamped on every row loaded: the generation, or the run id
+    watermark_before: datetime | None
+    filters: tuple[tuple[str, str], ...] = ()
+
+    def record(self, run_id: str | None = None) -> RunRecord:
+        """The run log row of this plan (``run_id``: a retry's own id)."""
+        return RunRecord(
+            run_id=run_id or self.run_id,
+            entity=self.spec.name,
+            mode=self.mode,
+            started_at=self.started_at,
+            window_start=self.window.start if self.window else None,
+            window_end=self.window.end if self.window else None,
+        )
+
+    def where(self) -> str | None:
+        """The window (or resume point), as error messages name it."""
+        if self.window is not None:
+            return str(self.window)
+        return None if self.resume_after is None else f"ids after {self.resume_after}"
+
+
+@dataclass(slots=True)
+class Part:
+    """Validated rows ready for one load transaction, with their rejections and resume point."""
+
+    batch: pa.RecordBatch
+    rejections: list[Rejection]
+    extracted: int
+    resume_after: int | None
+    new_columns: dict[str, str] = field(default_factory=dict)
+    unknown_fields: frozenset[str] = frozenset()
+    missing_fields: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,307 +149,322 @@ class EntityReport:
     watermark_after: datetime | None
     new_fields: tuple[str, ...] = ()
     missing_fields: tuple[str, ...] = ()
+    restored: int = 0
+    resumed_after: int | None = None
+    renamed: tuple[tuple[str, str], ...] = ()  # (field, column) where the column is not the field's name
 
     @property
     def records_per_s(self) -> float:
         return self.extracted / self.seconds if self.seconds > 0 else 0.0
 
 
-@dataclass(slots=True)
-class _Plan:
-    spec: EntitySpec
-    run: RunRecord
-    window: Window | None
-    after_id: int | None
-    seen: str  # stamped on every row this run loads: the full-sync generation, or the run id
-    generation: datetime | None  # full syncs only: when the generation started
-    generation_id: str | None
-    watermark_before: datetime | None
-    started: float
-    new_fields: set[str] = field(default_factory=set)
-    missing_fields: set[str] = field(default_factory=set)
-    first_rejection: Rejection | None = None
+# --- the whole sync, streaming ---------------------------------------------------------
 
 
 def sync_entity(spec: EntitySpec, mode: Mode, ctx: Context) -> IOResult[EntityReport, SyncError]:
-    """Sync one entity (``full`` or ``incremental``) into the warehouse, exactly once."""
-    try:
-        with ctx.warehouse.lock(spec.name):
-            result: IOResult[EntityReport, SyncError] = pipeline.flow(
-                _plan(spec, mode, ctx),
-                bind_ioresult(partial(_start, ctx)),
-                bind_ioresult(partial(_transfer, ctx, None)),
-                bind_ioresult(partial(_finish, ctx)),
-            )
-            return result
-    except ConcurrentRunError as exc:
-        return IOFailure(SyncError(spec.name, "lock", str(exc), retryable=True))
+    """Sync one entity (``full`` or ``incremental``) into the warehouse, exactly once.
 
-
-@dataclass(frozen=True, slots=True)
-class Landing:
-    """An entity's window extracted to a file, waiting to be loaded (``load_landing``)."""
-
-    entity: str
-    mode: str
-    run_id: str
-    path: Path
-    window: Window | None
-    after_id: int | None
-    seen: str
-    generation: datetime | None
-    generation_id: str | None
-    watermark_before: datetime | None
-    started_at: datetime
-    pages: int
-    rows: int
-    result_count: int | None
-    seconds: float
-
-
-def land_entity(spec: EntitySpec, mode: Mode, ctx: Context, folder: Path) -> IOResult[Landing, SyncError]:
-    """Extract one entity's window (or full scan) to a landing file under ``folder``.
-
-    Nothing is written to the warehouse: a failed load can be retried from the file without
-    asking the WMS again. The window is fixed here, from the watermark and ``ctx.now``.
+    The entity's lock is held from the plan to the finish: a second run of it (any mode,
+    any process) is refused before it asks the WMS for anything.
     """
-    return pipeline.flow(_plan(spec, mode, ctx), bind_ioresult(partial(_land, ctx, folder)))
-
-
-def load_landing(landing: Landing, ctx: Context) -> IOResult[EntityReport, SyncError]:
-    """Load a landing file into the warehouse: check, MERGE, state and run log, exactly once."""
-    spec = entity(landing.entity)
-    plan = _Plan(
-        spec,
-        RunRecord(
-            run_id=ctx.run_id,
-            entity=spec.name,
-            mode=landing.mode,
-            started_at=landing.started_at,
-            window_start=landing.window.start if landing.window else None,
-            window_end=landing.window.end if landing.window else None,
-        ),
-        landing.window,
-        landing.after_id,
-        landing.seen,
-        landing.generation,
-        landing.generation_id,
-        landing.watermark_before,
-        time.perf_counter() - landing.seconds,
-    )
+    started = time.perf_counter()
     try:
         with ctx.warehouse.lock(spec.name):
-            result: IOResult[EntityReport, SyncError] = pipeline.flow(
-                IOSuccess(plan),
-                bind_ioresult(partial(_start, ctx)),
-                bind_ioresult(partial(_transfer, ctx, landing)),
-                bind_ioresult(partial(_finish, ctx)),
-            )
-            return result
+            return make_plan(spec, mode, ctx).bind(partial(_stream, ctx=ctx, started=started))
     except ConcurrentRunError as exc:
-        return IOFailure(SyncError(spec.name, "lock", str(exc), retryable=True))
+        return IOFailure(SyncError(spec.name, "lock", redact(exc), exc.retryable))
 
 
-def _plan(spec: EntitySpec, mode: Mode, ctx: Context) -> IOResult[_Plan, SyncError]:
-    """Tables ready, the window chosen from the watermark (or the full sync's checkpoint)."""
-    try:
-        now = ctx.now or ctx.wms.ping()
-    except WmsError as exc:
-        return IOFailure(SyncError(spec.name, "extract", str(exc), exc.retryable))
-    try:
-        ctx.warehouse.prepare(spec)
-        state = ctx.warehouse.state(spec.name)
-    except WarehouseError as exc:
-        return IOFailure(SyncError(spec.name, "load", str(exc), retryable=True))
-    window: Window | None = None
-    after_id: int | None = None
-    generation: datetime | None = None
-    generation_id: str | None = None
-    # a pending full sync's generation also stamps what other runs load meanwhile
-    seen = state.full_run_id or ctx.run_id
-    if mode == "incremental":
-        overlap = timedelta(minutes=ctx.settings.wms.overlap_minutes)
-        window = Window.since(state.watermark, until=now, overlap=overlap)
-    elif state.full_started_at is not None and state.full_run_id:  # unfinished: resume after its checkpoint
-        generation, generation_id, after_id = state.full_started_at, state.full_run_id, state.checkpoint_id
-        log.info("%s: resuming the full sync of %s after id %s", spec.name, generation, after_id)
-    else:
-        generation, generation_id, seen = now, ctx.run_id, ctx.run_id
-    run = RunRecord(
-        run_id=ctx.run_id,
-        entity=spec.name,
-        mode=mode,
-        started_at=now,
-        window_start=window.start if window else None,
-        window_end=window.end if window else None,
+class Stopped(Exception):
+    """Raised by a progress callback to stop a sync at its next page (Ctrl-C): the run log says so."""
+
+
+def expected_rows(plan: Plan, wms: WmsClient) -> int | None:
+    """How many records the plan will read, as the WMS counts them now (None if it will not say)."""
+    scan = Scan(
+        window=plan.window,
+        after_id=plan.resume_after,
+        filters=plan.filters,
+        window_key=plan.spec.replication_key or "mod_ts",
     )
-    plan = _Plan(spec, run, window, after_id, seen, generation, generation_id, state.watermark, time.perf_counter())
-    return IOSuccess(plan)
-
-
-def _start(ctx: Context, plan: _Plan) -> IOResult[_Plan, SyncError]:
-    """The run logged as running."""
     try:
-        ctx.warehouse.start_run(plan.run)
-    except WarehouseError as exc:
-        return IOFailure(SyncError(plan.spec.name, "load", str(exc), retryable=True))
-    return IOSuccess(plan)
+        return wms.count(plan.spec, scan.params(after_id=None, page_size=1, page_mode="paged", ordered=False))
+    except Error:
+        return None
 
 
-def _land(ctx: Context, folder: Path, plan: _Plan) -> IOResult[Landing, SyncError]:
-    """The extraction, page by page, into ``folder/<entity>-<run id>.pages``."""
-    spec = plan.spec
-    path = folder / f"{spec.name}-{ctx.run_id}-{plan.run.mode}.pages"
-    extraction = extract(spec, ctx.wms, window=plan.window, after_id=plan.after_id)
-    try:
-        with LandingWriter(path) as out:
-            for page in extraction.pages():
-                out.write(page, extraction.resume_after)
-                if ctx.progress:
-                    ctx.progress(spec.name, out.rows)
-    except WmsError as exc:
-        return IOFailure(SyncError(spec.name, "extract", str(exc), exc.retryable, _window(plan)))
-    except OSError as exc:
-        return IOFailure(SyncError(spec.name, "extract", f"cannot write the landing file {path}: {exc}", True))
-    return IOSuccess(
-        Landing(
-            entity=spec.name,
-            mode=plan.run.mode,
-            run_id=ctx.run_id,
-            path=path,
-            window=plan.window,
-            after_id=plan.after_id,
-            seen=plan.seen,
-            generation=plan.generation,
-            generation_id=plan.generation_id,
-            watermark_before=plan.watermark_before,
-            started_at=plan.run.started_at,
-            pages=out.pages,
-            rows=out.rows,
-            result_count=extraction.stats.result_count,
-            seconds=time.perf_counter() - plan.started,
-        )
+def _stream(plan: Plan, *, ctx: Context, started: float) -> IOResult[EntityReport, SyncError]:
+    """Extract, validate and load page by page, then finish."""
+    if ctx.on_plan is not None:
+        ctx.on_plan(plan)
+    source = extraction(plan, ctx.wms)
+    parts = validate(plan, ctx.settings, source.pages(), resume=lambda: source.resume_after, progress=ctx.progress)
+    return load(
+        plan, ctx.settings, ctx.warehouse, parts, started=started, result_count=lambda: source.stats.result_count
     )
 
 
-class _Landed:
-    """A landing file read back with the shape of an extraction (pages, resume_after)."""
-
-    def __init__(self, landing: Landing) -> None:
-        self._landing = landing
-        self.resume_after: int | None = landing.after_id
-        self.result_count = landing.result_count
-
-    def pages(self) -> Iterator[Page]:
-        for page, resume_after in read_pages(self._landing.path):
-            self.resume_after = resume_after
-            yield page
+# --- the steps ---------------------------------------------------------------------------
 
 
-def _transfer(ctx: Context, landing: Landing | None, plan: _Plan) -> IOResult[_Plan, SyncError]:
-    """Extract (or read the landing) page by page; check every ``batch_rows``, MERGE every ``merge_batch_rows``."""
-    spec, run = plan.spec, plan.run
-    check_every = min(ctx.settings.quality.batch_rows, ctx.settings.warehouse.merge_batch_rows)
-    merge_every = ctx.settings.warehouse.merge_batch_rows
-    buffered: list[Page] = []
-    rows = 0
-    staged: list[Checked] = []
-    source: Extraction | _Landed
-    source = extract(spec, ctx.wms, window=plan.window, after_id=plan.after_id) if landing is None else _Landed(landing)
-    try:
-        for page in source.pages():
-            buffered.append(page)
-            rows += page.batch.num_rows
-            if ctx.progress:
-                ctx.progress(spec.name, run.extracted + sum(p.extracted for p in staged) + rows)
-            if rows >= check_every:
-                if isinstance(part := _check(ctx, plan, buffered), SyncError):
-                    return _failed(ctx, plan, part)
-                staged.append(part)
-                buffered, rows = [], 0
-                if sum(p.extracted for p in staged) >= merge_every:
-                    _load(ctx, plan, staged, source.resume_after)
-                    staged = []
-        if buffered:
-            if isinstance(part := _check(ctx, plan, buffered), SyncError):
-                return _failed(ctx, plan, part)
-            staged.append(part)
-        if staged:
-            _load(ctx, plan, staged, source.resume_after)
-    except WmsError as exc:
-        return _failed(ctx, plan, SyncError(spec.name, "extract", str(exc), exc.retryable, _window(plan)))
-    except WarehouseError as exc:
-        return _failed(ctx, plan, SyncError(spec.name, "load", str(exc), True, _window(plan)))
-    except OSError as exc:  # the landing file vanished or is unreadable
-        return _failed(ctx, plan, SyncError(spec.name, "load", f"cannot read the landing file: {exc}", True))
-    run.result_count = source.stats.result_count if isinstance(source, Extraction) else source.result_count
-    share = run.rejected / run.extracted if run.extracted else 0.0
-    if share > ctx.settings.quality.max_rejected_share:
-        first = plan.first_rejection
-        return _failed(
-            ctx,
-            plan,
+def required_filters(spec: EntitySpec, settings: Settings) -> IOResult[tuple[tuple[str, str], ...], SyncError]:
+    """The fixed filters of ``spec`` (``GRUPONOS_SYNC__FILTERS``); a failure names the combinations it needs."""
+    given = settings.sync.filters.get(spec.name, {})
+    if spec.required_filters and not any(all(k in given for k in combo) for combo in spec.required_filters):
+        combos = " or ".join(" + ".join(combo) for combo in spec.required_filters)
+        example = ", ".join(f'"{k}": "…"' for k in spec.required_filters[0])
+        return IOFailure(
             SyncError(
                 spec.name,
-                "check",
-                f"{run.rejected} of {run.extracted} records ({share:.1%}) broke the contract, more than "
-                f"GRUPONOS_QUALITY__MAX_REJECTED_SHARE={ctx.settings.quality.max_rejected_share:.1%}; "
-                f"they are in {_quarantine(ctx)} with run_id={run.run_id}"
-                + (f"; first: id {first.record_id} broke {first.rule}: {first.message}" if first else ""),
-                window=_window(plan),
-                record_id=first.record_id if first else None,
-                rule=first.rule if first else None,
-            ),
+                "plan",
+                f"the WMS answers {spec.name} only with one of these filter sets: {combos}; set "
+                f"GRUPONOS_SYNC__FILTERS='{{\"{spec.name}\": {{{example}}}}}'",
+            )
         )
-    return IOSuccess(plan)
+    return IOSuccess(tuple(sorted(given.items())))
 
 
-def _check(ctx: Context, plan: _Plan, pages: list[Page]) -> Checked | SyncError:
-    """The contract over the buffered pages (and the raw table evolved for new fields)."""
+def make_plan(spec: EntitySpec, mode: Mode, ctx: Context) -> IOResult[Plan, SyncError]:
+    """Tables ready; the window from the watermark, or the full sync's generation and resume point."""
+
+    def at(filters: tuple[tuple[str, str], ...]) -> IOResult[Plan, SyncError]:
+        return _clock(spec, ctx).bind(partial(_decide, spec, mode, ctx, filters))
+
+    return required_filters(spec, ctx.settings).bind(at)
+
+
+def _clock(spec: EntitySpec, ctx: Context) -> IOResult[datetime, SyncError]:
+    if ctx.now is not None:
+        return IOSuccess(ctx.now)
+    return impure_safe(exceptions=(WmsError,))(ctx.wms.ping)().alt(partial(_error, spec.name, "extract", None))
+
+
+def _decide(
+    spec: EntitySpec, mode: Mode, ctx: Context, filters: tuple[tuple[str, str], ...], now: datetime
+) -> IOResult[Plan, SyncError]:
+    def prepare_and_read() -> Plan:
+        ctx.warehouse.prepare(spec)
+        state = ctx.warehouse.state(spec.name)
+        effective: Mode = mode if spec.incremental else "full"
+        window = generation = generation_started_at = resume_after = None
+        stamp = state.full_run_id or ctx.run_id  # a pending full sync's generation stamps other runs' rows too
+        if effective == "incremental":
+            overlap = timedelta(minutes=ctx.settings.wms.overlap_minutes)
+            window = Window.since(state.watermark, until=now, overlap=overlap)
+        elif state.full_started_at is not None and state.full_run_id:  # unfinished: resume after its checkpoint
+            generation, generation_started_at = state.full_run_id, state.full_started_at
+            resume_after = state.checkpoint_id
+            log.info("%s: resuming the full sync of %s after id %s", spec.name, generation_started_at, resume_after)
+        else:
+            generation, generation_started_at, stamp = ctx.run_id, now, ctx.run_id
+        return Plan(
+            spec=spec,
+            mode=effective,
+            run_id=ctx.run_id,
+            started_at=now,
+            window=window,
+            resume_after=resume_after,
+            generation=generation,
+            generation_started_at=generation_started_at,
+            stamp=stamp,
+            watermark_before=state.watermark,
+            filters=filters,
+        )
+
+    return impure_safe(exceptions=(WarehouseError,))(prepare_and_read)().alt(partial(_error, spec.name, "plan", None))
+
+
+def extraction(plan: Plan, wms: WmsClient) -> Extraction:
+    """The plan's pages as they come from the WMS (iterate ``.pages()`` once)."""
+    return extract(plan.spec, wms, window=plan.window, after_id=plan.resume_after, filters=plan.filters)
+
+
+def validate(
+    plan: Plan,
+    settings: Settings,
+    pages: Iterable[Page],
+    *,
+    resume: Callable[[], int | None] | None = None,
+    progress: Progress | None = None,
+) -> Iterator[Part]:
+    """The contract over the pages, every ``batch_rows``, grouped into parts of ``merge_batch_rows``.
+
+    ``resume`` tells, after each page, the id a crashed sync could resume after (the
+    extraction's; a landing records it per page). A ``freeze`` drift failure raises ``Broken``.
+    """
     spec = plan.spec
-    checked = check(spec, pages, policy=ctx.settings.quality.drift_policy)
-    if isinstance(checked, Failure):
-        error: SyncError = checked.failure()
-        return error
-    part: Checked = checked.unwrap()
-    if part.unknown_fields - plan.new_fields:
-        plan.new_fields |= part.unknown_fields
-        ctx.warehouse.prepare(spec, sorted(plan.new_fields))
-    plan.missing_fields |= part.missing_fields
-    if part.rejections and plan.first_rejection is None:
-        plan.first_rejection = part.rejections[0]
-    return part
+    check_every = min(settings.quality.batch_rows, settings.warehouse.merge_batch_rows)
+    merge_every = settings.warehouse.merge_batch_rows
+    buffered: list[Page] = []
+    staged: list[Checked] = []
+    rows = seen = 0
+    after: int | None = plan.resume_after
+
+    def checked() -> Checked:
+        result = check(spec, buffered, policy=settings.quality.drift_policy)
+        if isinstance(result, Failure):
+            raise Broken(result.failure())
+        return result.unwrap()
+
+    for page in pages:
+        buffered.append(page)
+        rows += page.batch.num_rows
+        seen += page.sent
+        after = resume() if resume is not None else after
+        if progress:
+            progress(spec.name, seen)
+        if rows >= check_every:
+            staged.append(checked())
+            buffered, rows = [], 0
+            if sum(p.extracted for p in staged) >= merge_every:
+                yield _part(staged, after)
+                staged = []
+    if buffered:
+        staged.append(checked())
+    if staged:
+        yield _part(staged, after)
 
 
-def _load(ctx: Context, plan: _Plan, parts: list[Checked], resume_after: int | None) -> None:
-    """One load transaction for the checked parts: MERGE, quarantine, counts, checkpoint."""
-    spec, run = plan.spec, plan.run
-    if len(parts) == 1:
-        batch, rejected = parts[0].batch, parts[0].rejections
+def _part(staged: list[Checked], resume_after: int | None) -> Part:
+    """Checked pieces as one part: their rows concatenated (new columns filled with nulls)."""
+    if len(staged) == 1:
+        batch = staged[0].batch
     else:
-        tables = [pa.Table.from_batches([p.batch]) for p in parts]
-        batch = pa.concat_tables(tables, promote_options="default").combine_chunks().to_batches()[0]
-        rejected = [r for p in parts for r in p.rejections]
-    run.extracted += sum(p.extracted for p in parts)
-    run.rejected += len(rejected)
+        tables = [pa.Table.from_batches([p.batch]) for p in staged]
+        table = pa.concat_tables(tables, promote_options="default").combine_chunks()
+        batch = table.to_batches()[0] if table.num_rows else staged[-1].batch
+    columns: dict[str, str] = {}
+    for piece in staged:
+        columns |= piece.new_columns
+    return Part(
+        batch=batch,
+        rejections=[r for p in staged for r in p.rejections],
+        extracted=sum(p.extracted for p in staged),
+        resume_after=resume_after,
+        new_columns=columns,
+        unknown_fields=frozenset().union(*(p.unknown_fields for p in staged)),
+        missing_fields=frozenset().union(*(p.missing_fields for p in staged)),
+    )
+
+
+class Broken(Exception):
+    """A step failed for a domain reason inside a stream (carries the ``SyncError``)."""
+
+    def __init__(self, error: SyncError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What the load has committed so far."""
+
+    run: RunRecord
+    started: float
+    new_fields: dict[str, str] = field(default_factory=dict)
+    missing_fields: set[str] = field(default_factory=set)
+    first_rejection: Rejection | None = None
+    restored: int = 0
+    columns: set[str] = field(default_factory=set)
+
+
+def load(
+    plan: Plan,
+    settings: Settings,
+    warehouse: Warehouse,
+    parts: Iterable[Part],
+    *,
+    started: float | None = None,
+    result_count: Callable[[], int | None] | None = None,
+    run_id: str | None = None,
+) -> IOResult[EntityReport, SyncError]:
+    """Load the parts (one transaction each: MERGE, quarantine, counts, checkpoint), then finish."""
+    run = plan.record(run_id)
+    tally = _Tally(run=run, started=time.perf_counter() if started is None else started)
+    started_run: IOResult[None, SyncError] = impure_safe(exceptions=(WarehouseError,))(warehouse.start_run)(run).alt(
+        partial(_error, plan.spec.name, "load", plan.where())
+    )
+    result: IOResult[EntityReport, SyncError] = pipeline.flow(
+        started_run,
+        bind_ioresult(lambda _: _load_parts(plan, warehouse, tally, parts)),
+        bind_ioresult(lambda _: _threshold(plan, settings, tally, result_count() if result_count else None)),
+        bind_ioresult(lambda _: finish(plan, warehouse, tally)),
+    )
+    return result.lash(partial(_failed, warehouse, run))
+
+
+def _load_parts(plan: Plan, warehouse: Warehouse, tally: _Tally, parts: Iterable[Part]) -> IOResult[None, SyncError]:
+    spec, run = plan.spec, tally.run
     checkpoint = None
-    if plan.generation is not None and plan.generation_id is not None:
-        checkpoint = Checkpoint(plan.generation, resume_after, plan.generation_id)
-    counts = ctx.warehouse.load(spec, batch, rejected, run, seen=plan.seen, checkpoint=checkpoint)
-    run.inserted += counts.inserted
-    run.updated += counts.updated
-
-
-def _finish(ctx: Context, plan: _Plan) -> IOResult[EntityReport, SyncError]:
-    """Deletes marked (full), watermark set, run closed — together."""
-    run, spec = plan.run, plan.spec
-    watermark = plan.window.end if plan.window is not None else plan.generation
     try:
-        run.deleted = ctx.warehouse.finish(spec, run, watermark=watermark, unseen_by=plan.generation_id)
+        for part in parts:
+            missing = set(part.new_columns.values()) - tally.columns
+            if missing:
+                warehouse.prepare(spec, sorted(set(part.new_columns.values()) | tally.columns))
+                tally.columns |= missing
+                for name, column in part.new_columns.items():
+                    if name != column:
+                        log.warning("%s: new field %r stored in column %s", spec.name, name, column)
+            tally.new_fields |= part.new_columns
+            tally.missing_fields |= part.missing_fields
+            if part.rejections and tally.first_rejection is None:
+                tally.first_rejection = part.rejections[0]
+            if plan.generation is not None and plan.generation_started_at is not None:
+                checkpoint = Checkpoint(plan.generation_started_at, part.resume_after, plan.generation)
+            counts = warehouse.load(spec, part.batch, part.rejections, run, seen=plan.stamp, checkpoint=checkpoint)
+            run.extracted += part.extracted
+            run.rejected += len(part.rejections)
+            run.inserted += counts.inserted
+            run.updated += counts.updated
+            tally.restored += getattr(counts, "restored", 0)
+    except Broken as exc:
+        return IOFailure(exc.error)
+    except Stopped:
+        return IOFailure(SyncError(spec.name, "extract", "stopped by the user; a rerun resumes", True, plan.where()))
+    except WmsError as exc:
+        return IOFailure(_error(spec.name, "extract", plan.where(), exc))
     except WarehouseError as exc:
-        return _failed(ctx, plan, SyncError(spec.name, "finish", str(exc), True, _window(plan)))
-    return IOSuccess(
-        EntityReport(
+        return IOFailure(_error(spec.name, "load", plan.where(), exc))
+    except OSError as exc:  # a landing file vanished or is unreadable
+        return IOFailure(SyncError(spec.name, "load", f"cannot read the landing: {exc}", True, plan.where()))
+    return IOSuccess(None)
+
+
+def _threshold(plan: Plan, settings: Settings, tally: _Tally, result_count: int | None) -> IOResult[None, SyncError]:
+    """Fail (after loading what was valid) when the rejected share passes the threshold."""
+    run, limit = tally.run, settings.quality.max_rejected_share
+    run.result_count = result_count
+    share = run.rejected / run.extracted if run.extracted else 0.0
+    if share <= limit:
+        return IOSuccess(None)
+    first = tally.first_rejection
+    quarantine = f"{settings.warehouse.db_schema}._rejected"
+    return IOFailure(
+        SyncError(
+            plan.spec.name,
+            "check",
+            f"{run.rejected} of {run.extracted} records ({share:.1%}) broke the contract, more than "
+            f"GRUPONOS_QUALITY__MAX_REJECTED_SHARE={limit:.1%}; they are in {quarantine} with run_id={run.run_id}"
+            + (f"; first: id {first.record_id} broke {first.rule}: {first.message}" if first else ""),
+            window=plan.where(),
+            record_id=first.record_id if first else None,
+            rule=first.rule if first else None,
+        )
+    )
+
+
+def finish(plan: Plan, warehouse: Warehouse, tally: _Tally) -> IOResult[EntityReport, SyncError]:
+    """Deletes marked (full), watermark set, run closed — one transaction — and the report."""
+    run, spec = tally.run, plan.spec
+    watermark = plan.window.end if plan.window is not None else plan.generation_started_at
+    unseen_by = plan.generation if plan.mode == "full" else None
+    finished = impure_safe(exceptions=(WarehouseError,))(warehouse.finish)(
+        spec, run, watermark=watermark, unseen_by=unseen_by
+    ).alt(partial(_error, spec.name, "finish", plan.where()))
+
+    def report(deleted: int) -> EntityReport:
+        run.deleted = deleted
+        return EntityReport(
             entity=spec.name,
             mode=run.mode,
             run_id=run.run_id,
@@ -386,34 +472,33 @@ def _finish(ctx: Context, plan: _Plan) -> IOResult[EntityReport, SyncError]:
             rejected=run.rejected,
             inserted=run.inserted,
             updated=run.updated,
-            deleted=run.deleted,
-            seconds=time.perf_counter() - plan.started,
+            deleted=deleted,
+            seconds=time.perf_counter() - tally.started,
             result_count=run.result_count,
             window_start=run.window_start,
             window_end=run.window_end,
             watermark_before=plan.watermark_before,
             watermark_after=watermark,
-            new_fields=tuple(sorted(plan.new_fields)),
-            missing_fields=tuple(sorted(plan.missing_fields)),
+            new_fields=tuple(sorted(tally.new_fields)),
+            missing_fields=tuple(sorted(tally.missing_fields)),
+            restored=tally.restored,
+            resumed_after=plan.resume_after,
+            renamed=tuple(sorted({**spec.renamed, **{k: v for k, v in tally.new_fields.items() if k != v}}.items())),
         )
-    )
+
+    return finished.map(report)
 
 
-def _failed(ctx: Context, plan: _Plan, error: SyncError) -> IOResult[Any, SyncError]:
+def _failed(warehouse: Warehouse, run: RunRecord, error: SyncError) -> IOResult[EntityReport, SyncError]:
+    """Close the run log as failed (the watermark does not move), keep the first error."""
     try:
-        ctx.warehouse.fail(plan.run, str(error))
+        warehouse.fail(run, str(error))
     except WarehouseError as exc:  # the warehouse is gone: say so beside the first error
-        log.error("%s: could not log the failure in the warehouse: %s", plan.spec.name, exc)
+        log.error("%s: could not log the failure in the warehouse: %s", run.entity, redact(exc))
     return IOFailure(error)
 
 
-def _window(plan: _Plan) -> str | None:
-    if plan.window is None:
-        return None if plan.after_id is None else f"ids after {plan.after_id}"
-    start = plan.window.start.isoformat() if plan.window.start else "-∞"
-    end = plan.window.end.isoformat() if plan.window.end else "now"
-    return f"[{start}, {end})"
-
-
-def _quarantine(ctx: Context) -> str:
-    return f"{ctx.settings.warehouse.db_schema}._rejected"
+def _error(entity: str, step: str, where: str | None, exc: Exception) -> SyncError:
+    """A foreign error as the railway's value: its message redacted, retryable as its source says."""
+    retryable = bool(getattr(exc, "retryable", False)) if isinstance(exc, Error) else False
+    return SyncError(entity, step, redact(exc), retryable, where)

@@ -1,32 +1,37 @@
-"""Contracts: split a decoded page into valid rows and quarantined ones, column-wise.
+"""Contracts: split decoded pages into valid rows and quarantined ones, column-wise.
 
-Rules come from the catalog: required fields present, values that could be typed (decode
-nulls what it cannot read and names the rows), strings within their length limits, foreign
-keys well-formed, and each entity's declared checks (non-negative quantities,
-``packed_qty <= alloc_qty``). Schema drift (a field the catalog does not know, a field that
-vanished) is reported; the ``freeze`` policy turns it into a failure, ``evolve`` keeps the
-new fields as nullable text columns.
+Rules: values that could be read as their field's kind (decode names the records whose value
+could not: ``type:``, ``precision:``, ``encoding:``), required fields present, strings within
+their length limits, foreign keys well-formed, and each entity's declared checks
+(non-negative quantities, ``packed_qty <= alloc_qty``). Schema drift — a field the catalog
+does not know, or one that vanished, from any record — is reported; the ``freeze`` policy
+turns it into a failure, ``evolve`` keeps every new field's values as a text column named by
+``entities.column_name``.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from returns.result import Failure, Result, Success
 
-from gruponos.entities import Check, EntitySpec, Kind
+from gruponos.entities import Check, EntitySpec, Kind, column_name
 from gruponos.errors import SyncError
 
-__all__ = ["Checked", "DriftPolicy", "Rejection", "check"]
+__all__ = ["Checked", "DriftPolicy", "Rejection", "check", "new_columns"]
 
 DriftPolicy = Literal["evolve", "freeze"]
 _Flag = Callable[[pa.Array, str, str], None]
+_WHY = {
+    "type": "could not be read as {kind}",
+    "precision": "has more precision than the warehouse keeps (sub-microsecond digits)",
+    "encoding": "is not storable text (invalid UTF-8, a NUL or a lone surrogate)",
+}
 
 
 class Page(Protocol):
@@ -35,14 +40,14 @@ class Page(Protocol):
     @property
     def batch(self) -> pa.RecordBatch: ...
     @property
-    def body(self) -> bytes: ...
-    @property
     def unknown_fields(self) -> frozenset[str]: ...
     @property
     def missing_fields(self) -> frozenset[str]: ...
     @property
     def invalid_rows(self) -> Mapping[str, tuple[int, ...]]: ...
-    def raw_records(self, rows: list[int]) -> list[bytes]: ...
+    @property
+    def extras(self) -> Mapping[str, pa.Array]: ...
+    def raw_records(self, rows: Sequence[int]) -> list[bytes]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +62,27 @@ class Rejection:
 
 @dataclass(slots=True)
 class Checked:
-    """A page after the contract: the rows to load, the rows to quarantine, the drift seen."""
+    """Pages after the contract: the rows to load, the rows to quarantine, the drift seen.
+
+    ``new_columns`` maps each new field to the text column that holds it.
+    """
 
     batch: pa.RecordBatch
     rejections: list[Rejection] = field(default_factory=list)
     unknown_fields: frozenset[str] = frozenset()
     missing_fields: frozenset[str] = frozenset()
+    new_columns: dict[str, str] = field(default_factory=dict)
     extracted: int = 0
+
+
+def new_columns(spec: EntitySpec, fields: Iterable[str]) -> dict[str, str]:
+    """The text column of each new field (sorted, so the same fields always get the same columns)."""
+    taken = spec.taken()
+    out: dict[str, str] = {}
+    for name in sorted(fields):
+        out[name] = column_name(name, taken)
+        taken.add(out[name])
+    return out
 
 
 def check(spec: EntitySpec, pages: Sequence[Page], *, policy: DriftPolicy = "evolve") -> Result[Checked, SyncError]:
@@ -87,11 +106,14 @@ def check(spec: EntitySpec, pages: Sequence[Page], *, policy: DriftPolicy = "evo
     starts = list(itertools.accumulate((b.num_rows for b in batches), initial=0))
     batch = _concat(spec, batches)
     invalid = {
-        name: tuple(
-            start + row for page, start in zip(pages, starts, strict=False) for row in page.invalid_rows.get(name, ())
+        rule: tuple(
+            start + row for page, start in zip(pages, starts, strict=False) for row in page.invalid_rows.get(rule, ())
         )
-        for name in {n for p in pages for n in p.invalid_rows}
+        for rule in {r for p in pages for r in p.invalid_rows}
     }
+    columns = new_columns(spec, unknown) if policy == "evolve" else {}
+    if columns:
+        batch = _with_new_fields(batch, pages, columns)
     broken = _violations(spec, batch, invalid)
     rejections: list[Rejection] = []
     if broken:
@@ -110,11 +132,14 @@ def check(spec: EntitySpec, pages: Sequence[Page], *, policy: DriftPolicy = "evo
                     )
                 )
         batch = batch.filter(pa.array([i not in broken for i in range(batch.num_rows)]))
-    if policy == "evolve" and unknown and batch.num_rows:
-        batch = _with_new_fields(batch, pages, starts, sorted(unknown), broken)
     return Success(
         Checked(
-            batch=batch, rejections=rejections, unknown_fields=unknown, missing_fields=missing, extracted=starts[-1]
+            batch=batch,
+            rejections=rejections,
+            unknown_fields=unknown,
+            missing_fields=missing,
+            new_columns=columns,
+            extracted=starts[-1],
         )
     )
 
@@ -143,14 +168,16 @@ def _violations(
     def flag(mask: pa.Array, rule: str, message: str) -> None:
         masks.append((mask, rule, message))
 
-    for name, rows in invalid_rows.items():
-        kind = spec.field(name).kind.value
+    for rule, rows in invalid_rows.items():
+        what, _, name = rule.partition(":")
+        kind = spec.field(name).kind.value if spec.has(name) else "text"
+        message = f"{name} " + _WHY.get(what, "is invalid").format(kind=kind)
         for row in rows:
-            broken.setdefault(row, []).append((f"type:{name}", f"{name} could not be read as {kind}"))
+            broken.setdefault(row, []).append((rule, message))
     for f in spec.fields:
         if f.kind is Kind.SET:
             continue
-        cols = f.columns()
+        cols = spec.columns_of(f)
         main = batch.column(cols[0].name)
         if f.required and main.null_count:
             flag(pc.is_null(main), f"required:{f.name}", f"{f.name} is required but missing")
@@ -189,20 +216,10 @@ def _apply(c: Check, batch: pa.RecordBatch, flag: _Flag) -> None:
         flag(pc.greater(batch.column(left), batch.column(right)), c.name, f"{left} is greater than {right}")
 
 
-def _with_new_fields(
-    batch: pa.RecordBatch,
-    pages: Sequence[Page],
-    starts: list[int],
-    names: list[str],
-    broken: dict[int, list[tuple[str, str]]],
-) -> pa.RecordBatch:
-    """Append fields the catalog does not know as text columns (JSON for objects)."""
-    kept: list[dict[str, object]] = []
-    for page, start in zip(pages, starts, strict=False):
-        records = orjson.loads(page.body)["results"] if page.body else [{}] * page.batch.num_rows
-        kept += [r for i, r in enumerate(records) if i + start not in broken]
-    for name in names:
-        values = [r.get(name) for r in kept]
-        text = [None if v is None else v if isinstance(v, str) else orjson.dumps(v).decode() for v in values]
-        batch = batch.append_column(pa.field(name, pa.string()), pa.array(text, type=pa.string()))
+def _with_new_fields(batch: pa.RecordBatch, pages: Sequence[Page], columns: dict[str, str]) -> pa.RecordBatch:
+    """Append the new fields' text, page by page (null where a page did not have the field)."""
+    for name, column in columns.items():
+        parts = [p.extras.get(name, pa.nulls(p.batch.num_rows, pa.string())) for p in pages]
+        values = pa.concat_arrays([pc.cast(v, pa.string()) for v in parts]) if parts else pa.array([], pa.string())
+        batch = batch.append_column(pa.field(column, pa.string()), values)
     return batch

@@ -16,7 +16,8 @@ known (shared/reference/wms-api.md, Oracle's REST API guide); the rest are plaus
 ``boolean``    ``true``/``false``
 ``relation``   an FK object ``{"id", "key", "url"}``; ``related_entity`` names the target
                when the tenant serves it (else the object's ``url`` is blank)
-``related set`` a child set ``{"result_count", "url"}``; ``related_entity`` names the child
+``related set`` a child set ``{"result_count", "url"}``; ``related_entity`` names the child,
+               ``related_field`` the child's FK back to this entity
 =============  =====================================================================
 
 ``required`` is Oracle's letter: ``X`` or ``Y`` required, ``N`` not, ``C`` conditional.

@@ -560,5 +560,7 @@ def describe(spec: Entity) -> dict[str, Any]:
         }
         if f.kind in (Kind.FK, Kind.SET) and f.target in SCHEMA:
             meta["related_entity"] = f.target
+        if f.kind is Kind.SET:
+            meta["related_field"] = f.via  # the child's FK back to this entity
         out[f.name] = meta
     return {"parameters": [f.name for f in spec.fields if f.kind is not Kind.SET], "fields": out}

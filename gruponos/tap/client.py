@@ -30,6 +30,7 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context
 
+from gruponos import redact
 from gruponos.entities import TIMESTAMP_TYPE, Column, EntitySpec
 from gruponos.errors import SettingsError
 from gruponos.quality import check
@@ -68,8 +69,7 @@ def wms_settings(config: Mapping[str, Any]) -> WmsSettings:
     values = {key: config[key] for key in _CLIENT_SETTINGS if config.get(key) is not None}
     if config.get("password") is not None:
         values["password"] = config["password"]
-    if "page_size" in values:  # a small page size lowers the floor timeouts halve it to
-        values["min_page_size"] = min(int(values["page_size"]), WmsSettings.model_fields["min_page_size"].default)
+        redact.register(str(config["password"]))
     try:
         return WmsSettings.model_validate(values)
     except ValidationError as exc:
@@ -81,7 +81,7 @@ def wms_settings(config: Mapping[str, Any]) -> WmsSettings:
 
 def stream_schema(spec: EntitySpec) -> dict[str, Any]:
     """The JSON schema of one entity's records: its flattened (table) columns."""
-    required = {spec.primary_key, spec.replication_key}
+    required = {k for k in (spec.primary_key, spec.replication_key) if k is not None}
     properties = {c.name: _property(c, nullable=c.name not in required) for c in spec.columns}
     return {"type": "object", "properties": properties, "required": sorted(required)}
 

@@ -1,21 +1,21 @@
-"""One stream per catalog entity, declared from the catalog (the one source of truth).
+"""One stream per entity the tenant serves, declared from its derived spec (``describe``).
 
-Operational entities replicate incrementally on their replication key (``mod_ts``);
-master data (``SyncClass.MASTER``) is re-read in full every run.
+Operational entities replicate incrementally on their replication key (``mod_ts``); master
+and lookup data are re-read in full every run.
 """
 
 from __future__ import annotations
 
-from gruponos.entities import CATALOG, EntitySpec
+from gruponos.entities import EntitySpec
 from gruponos.tap.client import WmsStream
 
-__all__ = ["STREAMS"]
+__all__ = ["stream_type"]
 
 
-def _stream_type(spec: EntitySpec) -> type[WmsStream]:
-    """The stream class of one entity: its name, keys and replication from the catalog."""
+def stream_type(spec: EntitySpec) -> type[WmsStream]:
+    """The stream class of one entity: its name, keys and replication from its spec."""
     attributes = {
-        "__doc__": spec.description,
+        "__doc__": spec.description or f"The WMS entity {spec.name}.",
         "spec": spec,
         "name": spec.name,
         "primary_keys": (spec.primary_key,),
@@ -23,6 +23,3 @@ def _stream_type(spec: EntitySpec) -> type[WmsStream]:
     }
     title = "".join(part.title() for part in spec.name.split("_"))
     return type(f"{title}Stream", (WmsStream,), attributes)
-
-
-STREAMS: dict[str, type[WmsStream]] = {name: _stream_type(spec) for name, spec in CATALOG.items()}

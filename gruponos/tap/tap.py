@@ -19,15 +19,18 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import Message, RecordMessage
 
-from gruponos.entities import CATALOG
+from gruponos.catalog import discover
+from gruponos.entities import SyncClass
 from gruponos.errors import SettingsError
+from gruponos.redact import redact
+from gruponos.settings import DEFAULT_ENTITIES, SyncSettings
 from gruponos.tap.client import wms_settings
-from gruponos.tap.streams import STREAMS
+from gruponos.tap.streams import stream_type
+from gruponos.wms import WmsClient
 
 __all__ = ["TapOracleWMS"]
 
 _SUFFIX = "/wms/lgfapi/v10"
-_SECRETS = ("password",)
 _NUMBER = r"^[0-9]+(\.[0-9]+)?$"
 
 
@@ -84,9 +87,23 @@ class TapOracleWMS(Tap):
         ),
         th.Property(
             "entities",
-            th.ArrayType(th.StringType(allowed_values=sorted(CATALOG))),
-            default=list(CATALOG),
-            description="The entities to expose as streams (default: the whole catalog).",
+            th.ArrayType(th.StringType),
+            default=list(DEFAULT_ENTITIES),
+            description="Entity names or globs (order_*) to expose as streams, as the tenant's GET entity/ lists them "
+            "(default: the 26 a distributor reads; a name the tenant does not serve fails discovery).",
+        ),
+        th.Property(
+            "exclude",
+            th.ArrayType(th.StringType),
+            default=[],
+            description="Entity names or globs to leave out.",
+        ),
+        th.Property(
+            "sync_classes",
+            th.ArrayType(th.StringType(allowed_values=[c.value for c in SyncClass])),
+            default=[c.value for c in SyncClass],
+            description="Only entities of these sync classes (operational: has mod_ts, read incrementally; "
+            "master and lookup: read in full).",
         ),
         th.Property(
             "page_mode",
@@ -115,15 +132,21 @@ class TapOracleWMS(Tap):
     ).to_dict()
 
     def discover_streams(self) -> list[Stream]:
-        """One stream per selected catalog entity, in catalog order."""
-        chosen = set(self.config.get("entities") or CATALOG)
-        return [STREAMS[name](self) for name in CATALOG if name in chosen]
+        """One stream per selected entity, from the tenant's ``GET entity/`` and ``describe``."""
+        if not self.config.get("base_url"):
+            return []  # --about, --help: no tenant to ask
+        entities = list(self.config.get("entities") or DEFAULT_ENTITIES)
+        sync = SyncSettings(entities=entities, exclude=list(self.config.get("exclude") or []))
+        with WmsClient(wms_settings(self.config)) as wms:
+            catalog = discover(wms, sync)
+        classes = [SyncClass(c) for c in self.config.get("sync_classes") or list(SyncClass)]
+        return [stream_type(catalog.spec(name))(self) for name in catalog.of_class(*classes)]
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """The JSON schema's checks plus the base URL's shape; no error shows a secret."""
         errors = super()._validate_config(raise_errors=False)
         errors += _config_problems(self._config)
-        errors = [_hide_secrets(error, self._config) for error in errors]
+        errors = [redact(error) for error in errors]
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
         return errors
@@ -158,12 +181,3 @@ def _config_problems(config: dict[str, Any]) -> list[str]:
     if not valid:
         problems.append(f"max_rejected_share must be a number from 0 to 1, got {share!r}")
     return problems
-
-
-def _hide_secrets(text: str, config: dict[str, Any]) -> str:
-    """The text with every secret setting's value masked."""
-    for key in _SECRETS:
-        value = config.get(key)
-        if isinstance(value, str) and value:
-            text = text.replace(value, "***")
-    return text

@@ -1,13 +1,16 @@
 """The WMS source: fetch, page, retry and decode the entity API into Arrow batches.
 
-client.py    WmsClient (pooled httpx, paging, retries, error mapping), Window, Scan
-decode.py    page JSON → record batch of ``EntitySpec.schema`` (+ schema-drift report)
+query.py     what a scan asks for: Window, Scan, IdRange, ScanStats
+client.py    WmsClient (pooled httpx, paging, retries, error mapping, entity list, describe)
+scan.py      reading an entity that refuses ordering, by id ranges
+decode.py    page JSON → record batch of ``EntitySpec.schema`` (+ drift, + rejected values)
 extract.py   serial or id-partitioned parallel extraction into one bounded stream
 """
 
-from gruponos.wms.client import IdRange, Scan, ScanStats, Window, WmsClient, format_ts
+from gruponos.wms.client import WmsClient
 from gruponos.wms.decode import Page, PageDecodeError, decode_page, decode_records
 from gruponos.wms.extract import Extraction, Partition, extract, split
+from gruponos.wms.query import IdRange, Scan, ScanStats, Window, format_ts
 
 __all__ = [
     "Extraction",

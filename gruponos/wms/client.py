@@ -1,18 +1,22 @@
 """The WMS entity API client: one pooled ``httpx.Client``, paging, retries and error mapping.
 
-Paging follows ``next_page`` exactly as the API gives it. Every scan is ordered by ``id`` so
-that it can always be continued from the last id received (``id__gt=<last id>``): that is
-how a scan resumes, how it continues with a smaller ``page_size`` after a read timeout (the
-``next_page`` link embeds the old page size, so it is rebuilt from the last id instead), and
-how a paged scan checks, once its links run out, its last link keeps failing (the "phantom"
-page) or a short page still links onward, that no rows lie beyond the highest id seen.
-Paged mode (offsets) can still skip rows that leave the filter mid-scan; sequenced mode
-(keyset cursor, the default) cannot, and ``ScanStats`` puts the API's ``result_count``
-beside the rows received so the difference is visible.
+Paging. Every scan is ordered by ``id`` (``gruponos.wms.query``):
+
+- **sequenced** mode (the default, a keyset cursor) follows ``next_page`` exactly as the API
+  gives it;
+- **paged** mode reads every page as the *first* page of ``id__gt=<last id>``: offsets shift
+  when rows change or vanish mid-scan, keyset restarts cannot skip a row;
+- after a read timeout the scan continues after its last id with half the page size;
+- an entity that refuses ``ordering`` (400) is read by id ranges small enough to come back in
+  one page each (``scan.py``), found by bisecting the id line on the API's counts.
+
+Links are followed only on the base URL's own scheme, host and port: the credentials never
+go to another origin (a link elsewhere is a non-retryable ``WmsRequestError``).
 
 Retries (tenacity): 408, 429 (``Retry-After`` honoured up to ``backoff_max_s``), 5xx,
 timeouts, transport errors and truncated/undecodable bodies are retried with exponential
-backoff plus jitter, ``max_retries`` times per request; 401/403 raise ``WmsAuthError`` and
+backoff plus jitter, at most ``max_retries`` times and ``retry_budget_s`` seconds per request;
+401/403 raise ``WmsAuthError``, a certificate the client cannot trust ``WmsTlsError``, and
 other 4xx ``WmsRequestError`` at once; a list answering 404 is a list with no rows.
 """
 
@@ -22,11 +26,12 @@ import contextlib
 import email.utils
 import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -35,135 +40,19 @@ import pyarrow.compute as pc
 import tenacity
 
 from gruponos.entities import EntitySpec
-from gruponos.errors import SettingsError, WmsAuthError, WmsRequestError, WmsUnavailable
+from gruponos.errors import SettingsError, WmsAuthError, WmsRequestError, WmsTlsError, WmsUnavailable
+from gruponos.redact import redact
 from gruponos.settings import WmsSettings
 from gruponos.wms.decode import Page, PageDecodeError, decode_page
+from gruponos.wms.query import IdRange, Params, Scan, ScanStats
 
-__all__ = ["IdRange", "Scan", "ScanStats", "Window", "WmsClient", "format_ts"]
+__all__ = ["WmsClient"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_Params = dict[str, str]
 _RETRY_STATUSES = frozenset({408, 429})
 _NO_ROWS_STATUSES = frozenset({204, 404})
-
-
-def format_ts(moment: datetime) -> str:
-    """A timezone-aware datetime as a filter value: UTC, floored to whole seconds, ISO-8601."""
-    if moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment.isoformat()} in a WMS filter; attach a timezone")
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A half-open ``mod_ts`` interval ``[start, end)``; a ``None`` bound is open."""
-
-    start: datetime | None = None
-    end: datetime | None = None
-
-    def __post_init__(self) -> None:
-        bounds = [b for b in (self.start, self.end) if b is not None]
-        for bound in bounds:
-            format_ts(bound)  # rejects naive datetimes
-        if self.start is not None and self.end is not None and self.start > self.end:
-            raise ValueError(f"window starts after it ends: {self.start} > {self.end}")
-
-    @classmethod
-    def since(cls, watermark: datetime | None, *, until: datetime, overlap: timedelta) -> Window:
-        """The window ``[watermark - overlap, until)``; no watermark reads from the start."""
-        start = None if watermark is None else watermark - overlap
-        return cls(start=start, end=until)
-
-    def params(self) -> _Params:
-        """The ``mod_ts__gte`` / ``mod_ts__lt`` filters, floored to whole seconds."""
-        params: _Params = {}
-        if self.start is not None:
-            params["mod_ts__gte"] = format_ts(self.start)
-        if self.end is not None:
-            params["mod_ts__lt"] = format_ts(self.end)
-        return params
-
-
-@dataclass(frozen=True, slots=True)
-class Scan:
-    """What one scan reads: an optional window and id bounds, always ordered by ``id``.
-
-    ``id_gte``/``id_lt`` bound a partition; ``after_id`` resumes a scan after the last id
-    that was committed (``id__gt``).
-    """
-
-    window: Window | None = None
-    id_gte: int | None = None
-    id_lt: int | None = None
-    after_id: int | None = None
-
-    def params(self, *, after_id: int | None, page_size: int, page_mode: str) -> _Params:
-        """Query parameters for the first page of this scan continued after ``after_id``."""
-        params: _Params = {"ordering": "id", "page_size": str(page_size), "page_mode": page_mode}
-        if self.window is not None:
-            params.update(self.window.params())
-        lower = self.after_id if after_id is None else after_id
-        if lower is not None and (self.id_gte is None or lower >= self.id_gte - 1):
-            params["id__gt"] = str(lower)
-        elif self.id_gte is not None:
-            params["id__gte"] = str(self.id_gte)
-        if self.id_lt is not None:
-            params["id__lt"] = str(self.id_lt)
-        return params
-
-
-@dataclass(slots=True)
-class ScanStats:
-    """What a scan received, for reconciliation: rows beside the API's own ``result_count``.
-
-    ``result_count`` is the count the API announced on the scan's first page (paged mode;
-    ``None`` in sequenced mode). ``last_id`` is the highest id received.
-    """
-
-    entity: str
-    pages: int = 0
-    rows: int = 0
-    result_count: int | None = None
-    retries: int = 0
-    halvings: int = 0
-    page_size: int | None = None
-    verifications: int = 0
-    duplicates: int = 0
-    last_id: int | None = None
-    unknown_fields: set[str] = field(default_factory=set)
-    invalid_values: dict[str, int] = field(default_factory=dict)
-
-    def add(self, other: ScanStats) -> None:
-        """Fold another scan's figures into these (partitions of one extraction)."""
-        self.pages += other.pages
-        self.rows += other.rows
-        self.retries += other.retries
-        self.halvings += other.halvings
-        self.verifications += other.verifications
-        self.duplicates += other.duplicates
-        self.unknown_fields |= other.unknown_fields
-        for name, count in other.invalid_values.items():
-            self.invalid_values[name] = self.invalid_values.get(name, 0) + count
-        if other.last_id is not None:
-            self.last_id = max(self.last_id or other.last_id, other.last_id)
-        if other.page_size is not None:
-            self.page_size = min(self.page_size or other.page_size, other.page_size)
-
-
-@dataclass(frozen=True, slots=True)
-class IdRange:
-    """The lowest and highest id a filter matches, and the API's count when it gave one."""
-
-    lo: int
-    hi: int
-    count: int | None = None
-
-    @property
-    def estimate(self) -> int:
-        """The number of rows: the API's count, else the width of the id range."""
-        return self.count if self.count is not None else self.hi - self.lo + 1
 
 
 class _Transient(Exception):
@@ -218,16 +107,14 @@ class _Cursor:
     page_size: int
     last_id: int | None
     url: str = ""
-    params: _Params | None = None
+    params: Params | None = None
     fresh: bool = True  # the next request starts a query (not a followed next_page)
-    rows_since_restart: int = 0
 
     def restart(self, path: str) -> None:
         """Start a new query after the last id received, with the current page size."""
         self.url = path
         self.params = self.scan.params(after_id=self.last_id, page_size=self.page_size, page_mode=self.page_mode)
         self.fresh = True
-        self.rows_since_restart = 0
 
     def follow(self, next_page: str) -> None:
         """Continue with the API's own ``next_page`` link, untouched."""
@@ -242,7 +129,7 @@ class WmsClient:
     Example::
 
         with WmsClient(settings.wms) as wms:
-            for page in wms.pages(entity("allocation"), Scan(window=window)):
+            for page in wms.pages(spec, Scan(window=window)):
                 ...
     """
 
@@ -250,9 +137,12 @@ class WmsClient:
         if settings.base_url is None:
             raise SettingsError("GRUPONOS_WMS__BASE_URL must be set")
         self._settings = settings
-        self._base_url = _redact(httpx.URL(settings.base_url))
+        base = httpx.URL(settings.base_url)
+        self._base_url = str(base.copy_with(userinfo=b"")) if base.userinfo else str(base)
+        self._origin = (base.scheme, base.host, base.port)
         self._throttle = _Throttle(settings.max_requests_per_s)
         self._server_date: datetime | None = None
+        self._unordered: set[str] = set()  # entities that refused ``ordering``
         self._backoff = tenacity.wait_exponential_jitter(
             multiplier=settings.backoff_base_s,
             max=settings.backoff_max_s,
@@ -267,7 +157,9 @@ class WmsClient:
                 max_keepalive_connections=settings.max_concurrency,
             ),
             headers={"Accept": "application/json"},
+            verify=_tls(settings),
             transport=transport,
+            follow_redirects=False,
         )
 
     def __repr__(self) -> str:
@@ -284,9 +176,16 @@ class WmsClient:
         """The settings this client was built with."""
         return self._settings
 
+    @property
+    def base_url(self) -> str:
+        """The API's base URL (without user information)."""
+        return self._base_url
+
     def close(self) -> None:
         """Close the pooled connections."""
         self._http.close()
+
+    # --- the tenant -------------------------------------------------------------------
 
     def ping(self) -> datetime:
         """Check that the API answers and accepts the credentials (``GET entity/``).
@@ -295,29 +194,58 @@ class WmsClient:
         sync windows end at the tenant's "now", whatever the skew of this machine's clock.
         Unlike a list, a 404 here is an error: the base URL is wrong.
         """
-        found = self._call(None, lambda: ("entity/", None), lambda body: True, None)
-        if found is None:
-            raise WmsRequestError("the entity API is not at this base URL", url=f"{self._base_url}entity/", status=404)
+        self.entity_names()
         return self._server_date or datetime.now(UTC)
 
+    def entity_names(self) -> list[str]:
+        """The entities the tenant serves to this user (``GET entity/``), sorted."""
+        found = self._call(None, lambda: ("entity/", None), _entity_list, None)
+        if found is None:
+            raise WmsRequestError("the entity API is not at this base URL", url=f"{self._base_url}entity/", status=404)
+        return found
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """An entity's metadata (``GET entity/{name}/describe/``): filterable parameters, fields."""
+        found = self._call(name, lambda: (f"entity/{name}/describe/", None), _describe_body, None)
+        if found is None:
+            raise WmsRequestError(f"no describe for entity {name!r}", entity=name, status=404)
+        return found
+
+    # --- reading ----------------------------------------------------------------------
+
     def pages(self, spec: EntitySpec, scan: Scan | None = None, *, stats: ScanStats | None = None) -> Iterator[Page]:
-        """Every page of ``spec`` matching ``scan``, ordered by id, each decoded once.
+        """Every page of ``spec`` matching ``scan``, in id order, each decoded once.
 
         ``stats`` (filled as the pages are consumed) carries the reconciliation figures.
         """
+        from gruponos.wms.scan import ranged_pages  # the scan strategy for unordered entities
+
         scan = scan or Scan()
         stats = stats if stats is not None else ScanStats(spec.name)
+        if spec.name in self._unordered:
+            stats.unordered = True
+            yield from ranged_pages(self, spec, scan, stats)
+            return
+        try:
+            yield from self._ordered_pages(spec, scan, stats)
+        except _OrderingRefused:
+            self._unordered.add(spec.name)
+            log.warning("%s: the WMS refuses ordering by id; reading by id ranges instead", spec.name)
+            stats.unordered = True
+            yield from ranged_pages(self, spec, scan, stats)
+
+    def _ordered_pages(self, spec: EntitySpec, scan: Scan, stats: ScanStats) -> Iterator[Page]:
         mode = self._settings.page_mode
         path = _entity_path(spec)
         cursor = _Cursor(scan, mode, self._settings.page_size, scan.after_id)
         cursor.restart(path)
         stats.page_size = cursor.page_size
-        initial = True  # no response received yet for this scan
+        first = True
 
         def halve() -> None:
-            if cursor.page_size <= self._settings.min_page_size:
+            if cursor.page_size <= self._settings.page_floor:
                 return
-            cursor.page_size = max(self._settings.min_page_size, cursor.page_size // 2)
+            cursor.page_size = max(self._settings.page_floor, cursor.page_size // 2)
             cursor.restart(path)
             stats.halvings += 1
             stats.page_size = cursor.page_size
@@ -337,37 +265,47 @@ class WmsClient:
                     stats,
                     on_read_timeout=halve,
                 )
-            except WmsUnavailable:
-                if mode != "paged" or cursor.fresh:
-                    raise
-                log.warning(
-                    "%s: a paged link kept failing; checking for rows after id %s",
-                    spec.name,
-                    cursor.last_id,
-                )
-                page = None
-            if page is not None:
-                if initial and mode == "paged":
-                    stats.result_count = page.result_count
-                initial = False
-                # In paged mode a short page is the last one: a link past it is a phantom.
-                short = mode == "paged" and page.batch.num_rows < cursor.page_size
-                page = self._account(page, cursor, stats)
-                if page.batch.num_rows:
-                    yield page
-                if page.next_page is not None and not short:
-                    cursor.follow(page.next_page)
-                    continue
-            elif initial and mode == "paged":
-                stats.result_count = 0
-            initial = False
-            # The links ran out (null next_page, 404, or a link that kept failing). Offsets
-            # shift while rows change, so a paged scan checks past the highest id it saw;
-            # each check either finds new rows (progress) or ends the scan.
-            if mode != "paged" or cursor.rows_since_restart == 0:
+            except WmsRequestError as exc:
+                if first and exc.status == 400 and self._refuses_ordering(spec, cursor.params):
+                    raise _OrderingRefused from None
+                raise
+            if page is None:  # 404: no (more) rows
+                if first and mode == "paged":
+                    stats.result_count = 0
                 return
-            stats.verifications += 1
-            cursor.restart(path)
+            if first and mode == "paged":
+                stats.result_count = page.result_count
+            first = False
+            requested, before = cursor.page_size, cursor.last_id
+            page = self._account(page, cursor, stats)
+            if page.batch.num_rows:
+                yield page
+            if mode == "paged":
+                # a short page was the last one; a full one: the next page starts after it
+                if page.sent < requested:
+                    return
+                if cursor.last_id == before:
+                    raise WmsRequestError(
+                        f"the WMS answered a full page with no id above {before}: it ignores id__gt, so a paged "
+                        "scan cannot advance; use GRUPONOS_WMS__PAGE_MODE=sequenced",
+                        entity=spec.name,
+                    )
+                cursor.restart(path)
+            elif page.next_page is not None:
+                cursor.follow(self._checked_link(spec.name, page.next_page))
+            else:
+                return
+
+    def _refuses_ordering(self, spec: EntitySpec, params: Mapping[str, str] | None) -> bool:
+        """Whether a 400 came from ``ordering``: the same query without it is accepted."""
+        if not params or "ordering" not in params:
+            return False
+        probe = {k: v for k, v in params.items() if k != "ordering"} | {"page_size": "1", "fields": "id"}
+        try:
+            self._call(spec.name, lambda: (_entity_path(spec), probe), lambda body: True, None)
+        except WmsRequestError:
+            return False
+        return True
 
     def id_range(self, spec: EntitySpec, scan: Scan | None = None) -> IdRange | None:
         """The lowest and highest id matching ``scan`` (two one-row probes); None if no rows."""
@@ -382,7 +320,18 @@ class WmsClient:
             return None
         return IdRange(lo=low[0], hi=max(high[0], low[0]), count=low[1])
 
-    def _probe(self, spec: EntitySpec, params: _Params) -> tuple[int, int | None] | None:
+    def count(self, spec: EntitySpec, params: Params) -> int:
+        """How many records match ``params`` (the API's ``result_count``; 0 when it answers 404)."""
+        query = {**params, "page_size": "1", "page_mode": "paged", "fields": "id"}
+        query.pop("ordering", None)
+        found = self._call(spec.name, lambda: (_entity_path(spec), query), _result_count, None)
+        return 0 if found is None else found
+
+    def fetch(self, spec: EntitySpec, params: Params, stats: ScanStats | None = None) -> Page | None:
+        """One page of ``params`` as asked (no paging); None when nothing matches."""
+        return self._call(spec.name, lambda: (_entity_path(spec), params), lambda body: _decode(spec, body), stats)
+
+    def _probe(self, spec: EntitySpec, params: Params) -> tuple[int, int | None] | None:
         """The first id of a one-row page and the API's result_count, or None if no rows."""
         path = _entity_path(spec)
         return self._call(spec.name, lambda: (path, params), _first_id, None)
@@ -393,20 +342,32 @@ class WmsClient:
         if batch.num_rows:
             ids = batch.column("id")
             if cursor.last_id is not None and pc.min(ids).as_py() <= cursor.last_id:
-                batch = batch.filter(pc.greater(ids, cursor.last_id))
-                stats.duplicates += page.batch.num_rows - batch.num_rows
-                page = replace(page, batch=batch)
+                page = page.select(pc.fill_null(pc.greater(ids, cursor.last_id), True))
+                stats.duplicates += batch.num_rows - page.batch.num_rows
+                batch = page.batch
             top = pc.max(batch.column("id")).as_py()
             if top is not None and (cursor.last_id is None or top > cursor.last_id):
                 cursor.last_id = top
-        stats.pages += 1
-        stats.rows += batch.num_rows
+        account(page, stats)
         stats.last_id = cursor.last_id
-        cursor.rows_since_restart += batch.num_rows
-        stats.unknown_fields |= page.unknown_fields
-        for name, count in page.invalid_values.items():
-            stats.invalid_values[name] = stats.invalid_values.get(name, 0) + count
         return page
+
+    def _checked_link(self, entity: str, link: str) -> str:
+        """``link`` if it stays on the base URL's origin; else a non-retryable error naming it."""
+        try:
+            url = httpx.URL(link)
+        except (httpx.InvalidURL, TypeError):
+            raise WmsRequestError(f"unusable next_page link {redact(link)[:300]!r}", entity=entity) from None
+        if (url.scheme, url.host, url.port) != self._origin:
+            raise WmsRequestError(
+                f"refused to follow a next_page link to another origin ({redact(str(url.copy_with(userinfo=b'')))}); "
+                f"the credentials go only to {self._origin[0]}://{self._origin[1]}"
+                + (f":{self._origin[2]}" if self._origin[2] else ""),
+                entity=entity,
+            )
+        return link
+
+    # --- one request ------------------------------------------------------------------
 
     def _call(
         self,
@@ -428,12 +389,25 @@ class WmsClient:
             try:
                 response = self._http.get(url, params=params)
             except httpx.ReadTimeout as exc:
-                error = self._unavailable(entity, exc.request, f"no answer within {self._settings.timeout_s}s")
+                error = self._unavailable(entity, exc.request, f"no answer within {self._settings.timeout_s:g}s")
                 if on_read_timeout is not None:
                     on_read_timeout()
                 raise _Transient(error) from exc
+            except httpx.ConnectError as exc:
+                if _certificate_problem(exc):
+                    raise WmsTlsError(
+                        f"the TLS certificate of {exc.request.url.host} is not trusted ({_tls_reason(exc)}); "
+                        "set GRUPONOS_WMS__CA_BUNDLE to the PEM file of the CA that signed it",
+                        entity=entity,
+                        url=redact(exc.request.url),
+                    ) from None
+                where = f"{exc.request.url.host}:{exc.request.url.port or exc.request.url.scheme}"
+                error = self._unavailable(
+                    entity, exc.request, f"cannot connect to {where} ({redact(exc)}); check GRUPONOS_WMS__BASE_URL"
+                )
+                raise _Transient(error) from exc
             except (httpx.TransportError, httpx.DecodingError) as exc:
-                error = self._unavailable(entity, exc.request, f"{type(exc).__name__}: {exc}")
+                error = self._unavailable(entity, exc.request, f"{type(exc).__name__}: {redact(exc)}")
                 raise _Transient(error) from exc
             try:
                 return self._answer(entity, response, parse)
@@ -448,16 +422,22 @@ class WmsClient:
             log.warning("retry %d in %.2fs: %s", state.attempt_number, wait, exc)
 
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self._settings.max_retries + 1),
+            stop=tenacity.stop_after_attempt(self._settings.max_retries + 1)
+            | tenacity.stop_before_delay(self._settings.retry_budget_s),
             wait=self._wait,
             retry=tenacity.retry_if_exception_type(_Transient),
             before_sleep=before_sleep,
             reraise=True,
         )
+        started = time.monotonic()
         try:
             return retrying(attempt)
         except _Transient as exc:
-            raise exc.error from exc.__cause__
+            tries = retrying.statistics.get("attempt_number", 1)
+            if tries > 1:
+                exc.error.message += f" (gave up after {tries} attempts in {time.monotonic() - started:.0f} s)"
+                exc.error.args = (str(exc.error),)
+            raise exc.error from None
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         """Seconds before the next attempt: ``Retry-After`` if sent, else backoff with jitter."""
@@ -481,20 +461,43 @@ class WmsClient:
         if status in _NO_ROWS_STATUSES:
             return None
         code, message, reference = _envelope(response.content)
-        text = f"HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
-        url = _redact(response.request.url)
+        text = f"HTTP {status}" + (f" {code}" if code else "") + (f": {redact(message)}" if message else "")
+        url = redact(response.request.url)
         if status in (401, 403):
-            raise WmsAuthError(text, entity=entity, url=url, status=status, reference=reference)
+            hint = (
+                "check GRUPONOS_WMS__TOKEN"
+                if self._settings.auth == "bearer"
+                else "check GRUPONOS_WMS__USERNAME and GRUPONOS_WMS__PASSWORD"
+            )
+            if status == 403:
+                hint += " and that the user has lgfapi_read_access"
+            raise WmsAuthError(f"{text} ({hint})", entity=entity, url=url, status=status, reference=reference)
         if status in _RETRY_STATUSES or status >= 500:
             error = WmsUnavailable(text, entity=entity, url=url, status=status, reference=reference, retryable=True)
             raise _Transient(error, retry_after=_retry_after(response))
+        if 300 <= status < 400:
+            where = response.headers.get("location", "")
+            text = f"HTTP {status}: the WMS redirects to {redact(where)[:300]!r}; check GRUPONOS_WMS__BASE_URL"
         raise WmsRequestError(text, entity=entity, url=url, status=status, reference=reference)
 
     def _unavailable(
         self, entity: str | None, request: httpx.Request, message: str, status: int | None = None
     ) -> WmsUnavailable:
         """A retryable error for a request that got no usable answer."""
-        return WmsUnavailable(message, entity=entity, url=_redact(request.url), status=status, retryable=True)
+        return WmsUnavailable(message, entity=entity, url=redact(request.url), status=status, retryable=True)
+
+
+class _OrderingRefused(Exception):
+    """The WMS answered 400 to ``ordering`` for this entity (internal signal)."""
+
+
+def account(page: Page, stats: ScanStats) -> None:
+    """Count one received page into ``stats`` (rows, drift, values that could not be typed)."""
+    stats.pages += 1
+    stats.rows += page.batch.num_rows
+    stats.unknown_fields |= page.unknown_fields
+    for name, count in page.invalid_values.items():
+        stats.invalid_values[name] = stats.invalid_values.get(name, 0) + count
 
 
 # Decoding is CPU work: as many at once as there are cores, however many requests are in
@@ -529,14 +532,38 @@ def _auth(settings: WmsSettings) -> httpx.Auth:
     return httpx.BasicAuth(settings.username, settings.password.get_secret_value())
 
 
+def _tls(settings: WmsSettings) -> ssl.SSLContext | bool:
+    """The TLS trust: the system's CAs, or ``ca_bundle`` (a PEM file) when it is set."""
+    if settings.ca_bundle is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=settings.ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise SettingsError(f"GRUPONOS_WMS__CA_BUNDLE: cannot read {settings.ca_bundle}: {exc}") from None
+
+
+def _certificate_problem(exc: httpx.ConnectError) -> bool:
+    """Whether a connection failed on the certificate (not worth retrying)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
+def _tls_reason(exc: httpx.ConnectError) -> str:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return str(cause.verify_message or cause.reason or "verification failed")
+        cause = cause.__cause__ or cause.__context__
+    return "certificate verify failed"
+
+
 def _entity_path(spec: EntitySpec) -> str:
     """The list address of an entity, relative to the base URL."""
     return f"entity/{spec.name}/"
-
-
-def _redact(url: httpx.URL) -> str:
-    """The URL without user information (``user:password@``)."""
-    return str(url.copy_with(userinfo=b"")) if url.userinfo else str(url)
 
 
 def _envelope(body: bytes) -> tuple[str | None, str | None, str | None]:
@@ -573,19 +600,53 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, float((when - datetime.now(UTC)).total_seconds()))
 
 
-def _first_id(body: bytes) -> tuple[int, int | None] | None:
-    """``(id of the first record, result_count)`` of a probe page; PageDecodeError if malformed."""
+def _json(body: bytes) -> Any:
     try:
-        parsed: Any = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise PageDecodeError(f"undecodable JSON ({len(body)} bytes): {exc}") from None
+
+
+def _first_id(body: bytes) -> tuple[int, int | None] | None:
+    """``(id of the first record, result_count)`` of a probe page; PageDecodeError if malformed."""
+    parsed = _json(body)
     results = parsed.get("results") if isinstance(parsed, dict) else None
     if not isinstance(results, list):
         raise PageDecodeError("not a WMS list page: no 'results' list")
     if not results:
         return None
     first = results[0]
-    if not isinstance(first, dict) or not isinstance(first.get("id"), int):
+    if not isinstance(first, dict) or type(first.get("id")) is not int:
         raise PageDecodeError("a probe record has no integer 'id'")
     count = parsed.get("result_count")
-    return first["id"], count if isinstance(count, int) else None
+    return first["id"], count if type(count) is int else None
+
+
+def _result_count(body: bytes) -> int:
+    """The ``result_count`` of a paged probe page."""
+    parsed = _json(body)
+    count = parsed.get("result_count") if isinstance(parsed, dict) else None
+    if type(count) is not int or count < 0:
+        raise PageDecodeError("a paged page without an integer 'result_count'")
+    return int(count)
+
+
+def _entity_list(body: bytes) -> list[str]:
+    """The entity names of ``GET entity/``: an object ``{name: url}``, a list, or a ``results`` list."""
+    parsed = _json(body)
+    if isinstance(parsed, dict) and isinstance(parsed.get("results"), list):
+        parsed = parsed["results"]
+    if isinstance(parsed, dict):
+        names = [str(k) for k in parsed]
+    elif isinstance(parsed, list):
+        names = [str(x.get("name")) if isinstance(x, dict) else str(x) for x in parsed]
+    else:
+        raise PageDecodeError("GET entity/ answered neither a list nor an object of entities")
+    return sorted(n for n in names if n and n != "None")
+
+
+def _describe_body(body: bytes) -> dict[str, Any]:
+    parsed = _json(body)
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("fields"), dict):
+        raise PageDecodeError("a describe answer without a 'fields' object")
+    return parsed

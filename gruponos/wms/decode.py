@@ -1,13 +1,24 @@
-"""WMS page bodies → Arrow record batches with exactly ``EntitySpec.schema``.
+"""WMS page bodies → Arrow record batches with exactly ``EntitySpec.schema``, nothing lost.
 
-The body is parsed once with orjson; the records are then converted in bulk through a
-*wire* struct type derived from the catalog (FK objects as ``struct<id, key>``, child sets
-as ``struct<result_count>``, decimals/timestamps/dates as strings) and flattened and cast
-column by column. Values that cannot be typed (a decimal with too many places, a timestamp
-without an offset, a string where a number belongs) become null and are counted in
-``Page.invalid_values``; fields the catalog does not know are ignored and reported in
-``Page.unknown_fields`` (all but the records' own ``url`` link), so a quality layer can flag
-schema drift.
+The common page is read straight into Arrow by pyarrow's C++ JSON reader against the catalog's
+*wire* schema (FK objects as ``struct<id, key>``, child sets as ``struct<result_count>``,
+decimals/timestamps/dates as strings), then flattened and cast column by column. Fields the
+catalog does not know are *inferred* by the same reader, so schema drift is the union over
+every record of the page and each new field's values arrive (as text) for every record.
+
+Anything unusual takes the slow path, which types value by value. A value is stored as sent
+or its record is rejected with a rule, never coerced:
+
+- ``type:<field>``: the value is not of the field's kind (a float or a numeric string in an
+  integer field, an out-of-range integer, a decimal that does not fit ``decimal(28, 8)``, a
+  timestamp without an offset, ...);
+- ``precision:<field>``: a timestamp with non-zero digits beyond microseconds (the warehouses
+  store microseconds; nanoseconds would be cut);
+- ``encoding:<field>``: text that is not valid UTF-8, holds a NUL, or a lone surrogate.
+
+A rejected record is kept out of the batch's valid values (its bad value is null) and named in
+``Page.invalid_rows``; the quality layer quarantines it with its raw JSON. Only a body that is
+not a WMS page at all (truncated, not JSON) raises ``PageDecodeError`` (a retry may help).
 """
 
 from __future__ import annotations
@@ -16,8 +27,9 @@ import datetime as dt
 import decimal
 import functools
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -25,18 +37,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from gruponos.entities import DECIMAL_TYPE, EntitySpec, Kind
+from gruponos.entities import DECIMAL_TYPE, TIMESTAMP_TYPE, EntitySpec, Kind
 from gruponos.entities import Field as EntityField
 
 __all__ = ["Page", "PageDecodeError", "decode_page", "decode_records"]
 
-_TIMESTAMP = pa.timestamp("us", tz="UTC")
 _FK_WIRE = pa.struct([("id", pa.int64()), ("key", pa.string())])
 _SET_WIRE = pa.struct([("result_count", pa.int64())])
 _WIRE: dict[Kind, pa.DataType] = {
     Kind.INT: pa.int64(),
     Kind.STATUS: pa.int64(),
     Kind.STR: pa.string(),
+    Kind.TIME: pa.string(),
     Kind.DECIMAL: pa.string(),
     Kind.TS: pa.string(),
     Kind.DATE: pa.string(),
@@ -44,18 +56,19 @@ _WIRE: dict[Kind, pa.DataType] = {
     Kind.FK: _FK_WIRE,
     Kind.SET: _SET_WIRE,
 }
-_CAST: dict[Kind, pa.DataType] = {
-    Kind.DECIMAL: DECIMAL_TYPE,
-    Kind.TS: _TIMESTAMP,
-    Kind.DATE: pa.date32(),
-}
+_CAST: dict[Kind, pa.DataType] = {Kind.DECIMAL: DECIMAL_TYPE, Kind.TS: TIMESTAMP_TYPE, Kind.DATE: pa.date32()}
 _EXACT = decimal.Context(prec=60)
+_INT64 = (-(2**63), 2**63 - 1)
 # Decoding allocates (the parser's short-lived buffers, the flattened and cast columns) from
 # the system allocator: on the fetching threads, pyarrow's default (mimalloc) kept memory per
 # thread resident for no speed gain (parser: ~90 MB; columns: ~20 MB at 1M rows).
 _POOL = pa.system_memory_pool()
 # Members every record carries that the catalog deliberately does not store (the self link).
 _IGNORED = frozenset({"url"})
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+_TIME = re.compile(r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$")
+_FRACTION = re.compile(r"(\d{2}:\d{2}:\d{2})\.(\d+)")
+Rows = dict[str, list[int]]  # rule → row positions
 
 
 class PageDecodeError(ValueError):
@@ -64,7 +77,13 @@ class PageDecodeError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One decoded page: its rows as a record batch plus the envelope and drift report."""
+    """One decoded page: its rows as a record batch plus the envelope and what did not fit.
+
+    ``invalid_rows`` maps a rule (``type:<field>``, ``precision:<field>``, ``encoding:<field>``)
+    to the batch rows that broke it; ``extras`` holds the values of fields the catalog does not
+    know, as text aligned with the batch; ``positions`` maps batch rows to the records of
+    ``body`` once rows were dropped (None: row i is record i).
+    """
 
     batch: pa.RecordBatch
     next_page: str | None = None
@@ -73,38 +92,55 @@ class Page:
     page_nbr: int | None = None
     unknown_fields: frozenset[str] = frozenset()
     missing_fields: frozenset[str] = frozenset()
-    invalid_values: Mapping[str, int] = field(default_factory=dict)
-    invalid_rows: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # field → row positions
+    invalid_rows: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    extras: Mapping[str, pa.Array] = field(default_factory=dict)
     body: bytes = b""  # the raw page, so rejected rows can be quarantined as the WMS sent them
+    sent: int = 0  # records the WMS sent on this page
+    positions: tuple[int, ...] | None = None
 
-    def raw_records(self, rows: list[int]) -> list[bytes]:
-        """The JSON of the records at these positions, as the WMS sent them."""
+    @property
+    def invalid_values(self) -> dict[str, int]:
+        """Rule → how many records of the page broke it."""
+        return {rule: len(rows) for rule, rows in self.invalid_rows.items()}
+
+    def raw_records(self, rows: Sequence[int]) -> list[bytes]:
+        """The JSON of the records at these batch rows, as the WMS sent them (escaped if not UTF-8)."""
         if not rows:
             return []
-        results = orjson.loads(self.body)["results"]
-        return [orjson.dumps(results[i]) for i in rows]
+        results = _parse(self.body)["results"]
+        index = [self.positions[r] if self.positions is not None else r for r in rows]
+        return [_dump(results[i]) for i in index]
+
+    def select(self, keep: pa.BooleanArray) -> Page:
+        """The page with only the rows where ``keep`` is true (rules and extras follow the rows)."""
+        kept = pc.indices_nonzero(keep).to_pylist()
+        new_position = {old: new for new, old in enumerate(kept)}
+        invalid = {
+            rule: tuple(new_position[r] for r in rows if r in new_position) for rule, rows in self.invalid_rows.items()
+        }
+        base = self.positions
+        return replace(
+            self,
+            batch=self.batch.filter(keep),
+            invalid_rows={rule: rows for rule, rows in invalid.items() if rows},
+            extras={name: values.filter(keep) for name, values in self.extras.items()},
+            positions=tuple(base[i] if base is not None else i for i in kept),
+        )
 
 
 def decode_page(spec: EntitySpec, body: bytes) -> Page:
-    """Decode one list page (paged or sequenced envelope); raises ``PageDecodeError``.
-
-    The common case (a one-line body of well-typed records with no unknown members) is
-    parsed straight into Arrow by pyarrow's C++ JSON reader; anything else takes the
-    orjson path below, which reports drift and types value by value.
-    """
+    """Decode one list page (paged or sequenced envelope); raises ``PageDecodeError``."""
     fast = _decode_fast(spec, body)
     if fast is not None:
         return fast
-    try:
-        envelope = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise PageDecodeError(f"undecodable JSON ({len(body)} bytes): {exc}") from None
+    envelope = _parse(body)
     if not isinstance(envelope, dict) or not isinstance(envelope.get("results"), list):
         raise PageDecodeError("not a WMS list page: no 'results' list")
     next_page = envelope.get("next_page")
     if next_page is not None and not isinstance(next_page, str):
         raise PageDecodeError("'next_page' is neither a URL nor null")
-    batch, unknown, missing, invalid = decode_records(spec, envelope["results"])
+    records = envelope["results"]
+    batch, unknown, missing, invalid, extras = decode_records(spec, records)
     return Page(
         batch=batch,
         next_page=next_page or None,
@@ -113,44 +149,39 @@ def decode_page(spec: EntitySpec, body: bytes) -> Page:
         page_nbr=_optional_int(envelope, "page_nbr"),
         unknown_fields=unknown,
         missing_fields=missing,
-        invalid_values={k: len(v) for k, v in invalid.items()},
         invalid_rows={k: tuple(v) for k, v in invalid.items()},
+        extras=extras,
         body=body,
+        sent=len(records),
     )
 
 
 def decode_records(
     spec: EntitySpec, records: Sequence[Any]
-) -> tuple[pa.RecordBatch, frozenset[str], frozenset[str], dict[str, list[int]]]:
-    """Records (parsed JSON objects) → (batch, unknown fields, missing fields, invalid rows)."""
+) -> tuple[pa.RecordBatch, frozenset[str], frozenset[str], Rows, dict[str, pa.Array]]:
+    """Records (parsed JSON objects) → (batch, new fields, vanished fields, invalid rows, new fields' text)."""
+    if not all(isinstance(r, dict) for r in records):
+        raise PageDecodeError("a record in 'results' is not a JSON object")
     if not records:
-        return _empty_batch(spec), frozenset(), frozenset(), {}
-    invalid: dict[str, list[int]] = {}
-    try:
-        wire = pa.array(records, type=_wire_type(spec))
-        if wire.null_count:
-            raise PageDecodeError("a record in 'results' is null")
-        columns = [wire.field(i) for i in range(len(spec.fields))]
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        if not all(isinstance(r, dict) for r in records):
-            raise PageDecodeError("a record in 'results' is not a JSON object") from None
-        columns = [_wire_column(f, [r.get(f.name) for r in records], invalid) for f in spec.fields]
+        return _empty_batch(spec), frozenset(), frozenset(), {}, {}
+    invalid: Rows = {}
     arrays: list[pa.Array] = []
-    for spec_field, column in zip(spec.fields, columns, strict=True):
-        arrays.extend(_table_columns(spec_field, column, invalid))
+    for f in spec.fields:
+        values = [r.get(f.name) for r in records]
+        arrays.extend(_columns(f, _typed(f, values, invalid), invalid))
     seen: set[str] = set().union(*records)
     known = _known_names(spec)
+    unknown = sorted(seen - known - _IGNORED)
+    extras = {name: _text_column(name, [r.get(name) for r in records], invalid) for name in unknown}
     batch = pa.RecordBatch.from_arrays(arrays, schema=spec.schema)
-    return batch, frozenset(seen - known - _IGNORED), frozenset(known - seen), invalid
+    return batch, frozenset(unknown), frozenset(known - seen), invalid, extras
+
+
+# --- the fast path ---------------------------------------------------------------------
 
 
 def _decode_fast(spec: EntitySpec, body: bytes) -> Page | None:
-    """pyarrow.json over the whole body; None when anything is unusual (then: slow path).
-
-    Members the schema does not name (record and FK ``url`` links, unknown fields) are
-    skipped by the parser; drift is read off the first record's keys instead, which every
-    record of one entity shares.
-    """
+    """pyarrow.json over the whole body; None when anything is unusual (then: slow path)."""
     if b"\n" in body[:-1]:
         return None
     try:
@@ -158,61 +189,90 @@ def _decode_fast(spec: EntitySpec, body: bytes) -> Page | None:
             pa.BufferReader(body),
             read_options=pa_json.ReadOptions(block_size=len(body) + 1, use_threads=False),
             memory_pool=_POOL,
-            parse_options=pa_json.ParseOptions(explicit_schema=_fast_schema(spec), unexpected_field_behavior="ignore"),
+            parse_options=pa_json.ParseOptions(explicit_schema=_fast_schema(spec), unexpected_field_behavior="infer"),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
     if table.num_rows != 1 or table.column("results").null_count:
         return None
-    records = table.column("results").chunk(0).flatten()
+    chunk = table.column("results").chunk(0)
+    records = chunk.flatten()
     if records.null_count:
         return None
-    keys = _first_record_keys(body) if len(records) else None
-    if len(records) and keys is None:
-        return None
-    invalid: dict[str, list[int]] = {}
+    record_type: pa.StructType = records.type
+    names = [record_type.field(i).name for i in range(record_type.num_fields)]
+    children = records.flatten(memory_pool=_POOL)
+    invalid: Rows = {}
     arrays: list[pa.Array] = []
-    for f, column in zip(spec.fields, records.flatten(memory_pool=_POOL), strict=True):
-        arrays.extend(_table_columns(f, column, invalid))
+    try:
+        for f, column in zip(spec.fields, children, strict=False):
+            if not _clean_text(column):
+                return None
+            arrays.extend(_columns(f, column, invalid))
+        known = _known_names(spec)
+        extras: dict[str, pa.Array] = {}
+        for name, column in zip(names[len(spec.fields) :], children[len(spec.fields) :], strict=True):
+            if name in _IGNORED:
+                continue
+            if not _clean_text(column):
+                return None
+            extras[name] = _as_text(name, column, invalid)
+    except _SlowPath:
+        return None
     envelope = table.drop_columns(["results"]).to_pylist()[0]
-    known = _known_names(spec)
+    missing = _vanished(spec, body, children, known)
     return Page(
         batch=pa.RecordBatch.from_arrays(arrays, schema=spec.schema),
         next_page=envelope.get("next_page") or None,
         result_count=envelope.get("result_count"),
         page_count=envelope.get("page_count"),
         page_nbr=envelope.get("page_nbr"),
-        unknown_fields=frozenset(keys - known - _IGNORED) if keys else frozenset(),
-        missing_fields=frozenset(known - keys) if keys else frozenset(),
-        invalid_values={k: len(v) for k, v in invalid.items()},
+        unknown_fields=frozenset(extras),
+        missing_fields=missing,
         invalid_rows={k: tuple(v) for k, v in invalid.items()},
+        extras=extras,
         body=body,
+        sent=len(records),
     )
 
 
-_RESULTS = b'"results":['
-_DECODER = json.JSONDecoder()
+class _SlowPath(Exception):
+    """This page needs the value-by-value path (internal signal)."""
 
 
-def _first_record_keys(body: bytes) -> frozenset[str] | None:
-    """The member names of the first record in ``results`` (parsing only that record)."""
-    start = body.find(_RESULTS)
-    if start < 0:
-        return None
-    start += len(_RESULTS)
-    for window in (1 << 16, len(body)):
-        text = body[start : start + window].decode("utf-8", errors="ignore")
+def _clean_text(column: pa.Array) -> bool:
+    """Whether the column's text can be stored as it is: valid UTF-8 without NULs (else: slow path)."""
+    for text in _text_children(column):
         try:
-            record, _ = _DECODER.raw_decode(text)
-        except ValueError:
-            continue
-        return frozenset(record) if isinstance(record, dict) else None
-    return None
+            text.validate(full=True)
+        except pa.ArrowInvalid:
+            return False
+        if pc.any(pc.match_substring(text, "\x00")).as_py():
+            return False
+    return True
+
+
+def _text_children(column: pa.Array) -> list[pa.Array]:
+    """The string arrays inside a column (itself, or its struct children)."""
+    if pa.types.is_string(column.type):
+        return [column]
+    if pa.types.is_struct(column.type):
+        return [c for c in column.flatten(memory_pool=_POOL) if pa.types.is_string(c.type)]
+    return []
+
+
+def _vanished(spec: EntitySpec, body: bytes, children: list[pa.Array], known: frozenset[str]) -> frozenset[str]:
+    """Catalog fields absent from every record: all null, and their name never appears as a key."""
+    gone = []
+    for f, column in zip(spec.fields, children, strict=False):
+        if column.null_count == len(column) and len(column) and f'"{f.name}":'.encode() not in body:
+            gone.append(f.name)
+    return frozenset(gone) & known
 
 
 @functools.cache
 def _fast_schema(spec: EntitySpec) -> pa.Schema:
-    """The page as pyarrow.json should read it: the envelope and the catalog's fields only."""
+    """The page as pyarrow.json should read it: the envelope and the catalog's fields first."""
     return pa.schema(
         [
             ("result_count", pa.int64()),
@@ -222,6 +282,234 @@ def _fast_schema(spec: EntitySpec) -> pa.Schema:
             ("results", pa.list_(_wire_type(spec))),
         ]
     )
+
+
+# --- typing, column by column -------------------------------------------------------------
+
+
+def _columns(f: EntityField, wire: pa.Array, invalid: Rows) -> list[pa.Array]:
+    """One wire column → its table column(s): flatten FKs and sets, cast text to its type."""
+    if f.kind is Kind.FK:
+        ids, keys = wire.flatten(memory_pool=_POOL)[:2]
+        return [ids, keys]
+    if f.kind is Kind.SET:
+        return [wire.flatten(memory_pool=_POOL)[0]]
+    if f.kind is Kind.TIME:
+        bad = pc.invert(pc.fill_null(pc.match_substring_regex(wire, _TIME.pattern), True))
+        if pc.any(bad).as_py():
+            rows = pc.indices_nonzero(bad).to_pylist()
+            invalid.setdefault(f"type:{f.name}", []).extend(rows)
+            wire = pc.if_else(bad, pa.scalar(None, pa.string()), wire)
+        return [wire]
+    target = _CAST.get(f.kind)
+    if target is None:
+        return [wire]
+    try:
+        return [pc.cast(wire, target, memory_pool=_POOL)]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        values = wire.to_pylist()
+        out: list[Any] = []
+        for row, value in enumerate(values):
+            if value is None:
+                out.append(None)
+                continue
+            try:
+                out.append(_PARSE[f.kind](value))
+            except _Precision:
+                out.append(None)
+                invalid.setdefault(f"precision:{f.name}", []).append(row)
+            except (ValueError, TypeError, ArithmeticError):
+                out.append(None)
+                invalid.setdefault(f"type:{f.name}", []).append(row)
+        return [pa.array(out, type=target)]
+
+
+def _typed(f: EntityField, values: list[Any], invalid: Rows) -> pa.Array:
+    """Slow path: one field's Python values → its wire array; what does not fit is null + a rule."""
+    check = _WIRE_CHECK[f.kind]
+    out: list[Any] = []
+    for row, value in enumerate(values):
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            out.append(check(value))
+        except _Encoding:
+            out.append(None)
+            invalid.setdefault(f"encoding:{f.name}", []).append(row)
+        except (ValueError, TypeError, ArithmeticError):
+            out.append(None)
+            invalid.setdefault(f"type:{f.name}", []).append(row)
+    return pa.array(out, type=_WIRE[f.kind])
+
+
+def _text_column(name: str, values: list[Any], invalid: Rows) -> pa.Array:
+    """A new field's values as text: strings as sent, other JSON as its JSON spelling."""
+    out: list[str | None] = []
+    for row, value in enumerate(values):
+        if value is None:
+            out.append(None)
+        elif isinstance(value, str):
+            if _BAD_TEXT.search(value):
+                invalid.setdefault(f"encoding:{name}", []).append(row)
+                out.append(None)
+            else:
+                out.append(value)
+        else:
+            out.append(_dump(value).decode())
+    return pa.array(out, type=pa.string())
+
+
+def _as_text(name: str, column: pa.Array, invalid: Rows) -> pa.Array:
+    """A new field's inferred Arrow column as text (JSON for numbers, booleans, objects, lists)."""
+    if pa.types.is_string(column.type):
+        return column
+    if pa.types.is_null(column.type):
+        return pa.nulls(len(column), pa.string())
+    if pa.types.is_integer(column.type) or pa.types.is_boolean(column.type):
+        return pc.cast(column, pa.string())
+    return _text_column(name, column.to_pylist(), invalid)
+
+
+class _Encoding(ValueError):
+    """Text that cannot be stored: a NUL or a lone surrogate (invalid UTF-8 decodes to one)."""
+
+
+class _Precision(ValueError):
+    """A timestamp with more digits than the warehouse keeps."""
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        if _BAD_TEXT.search(value):
+            raise _Encoding
+        return value
+    raise TypeError("not text")
+
+
+def _str_value(value: Any) -> str:
+    """Text; a JSON number is kept as its exact JSON spelling (lossless), anything else is refused."""
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("not text")
+    return orjson.dumps(value).decode()
+
+
+def _int_value(value: Any) -> int:
+    """An integer as JSON sends one: never a float (6.9, 7.0), a string ("123") or a boolean."""
+    if type(value) is not int or not _INT64[0] <= value <= _INT64[1]:
+        raise TypeError("not a 64-bit integer")
+    return value
+
+
+def _number_text(value: Any) -> str:
+    """A decimal/timestamp/date as text (a decimal may come as a JSON number)."""
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("not text")
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _flag(value: Any) -> bool:
+    """A boolean (the WMS's ``"Y"``/``"N"`` spelling is read too)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().upper() in {"Y", "N", "TRUE", "FALSE"}:
+        return value.strip().upper() in {"Y", "TRUE"}
+    raise TypeError("not a flag")
+
+
+def _fk(value: Any) -> dict[str, Any]:
+    """An FK object ``{id, key, url}`` (a bare integer id is read too)."""
+    if isinstance(value, dict):
+        key = value.get("key")
+        return {"id": _int_value(value.get("id")), "key": None if key is None else _str_value(key)}
+    return {"id": _int_value(value), "key": None}
+
+
+def _child_set(value: Any) -> dict[str, Any]:
+    """A child set ``{result_count, url}``."""
+    if not isinstance(value, dict):
+        raise TypeError("not a child set")
+    count = value.get("result_count")
+    return {"result_count": None if count is None else _int_value(count)}
+
+
+_WIRE_CHECK: dict[Kind, Callable[[Any], Any]] = {
+    Kind.INT: _int_value,
+    Kind.STATUS: _int_value,
+    Kind.STR: _str_value,
+    Kind.TIME: _text,
+    Kind.DECIMAL: _number_text,
+    Kind.TS: _number_text,
+    Kind.DATE: _number_text,
+    Kind.FLG: _flag,
+    Kind.FK: _fk,
+    Kind.SET: _child_set,
+}
+
+
+def _parse_decimal(value: str) -> decimal.Decimal:
+    """A decimal that fits decimal(28, 8) without rounding."""
+    exact = _EXACT.create_decimal(value.strip() if value.strip() == value else "x")
+    if not exact.is_finite():
+        raise ValueError("not a finite decimal")
+    scaled = exact.quantize(decimal.Decimal("1e-8"), context=_EXACT)
+    if scaled != exact or len(scaled.as_tuple().digits) > 28:
+        raise ValueError("does not fit decimal(28, 8) exactly")
+    return scaled
+
+
+def _parse_timestamp(value: str) -> dt.datetime:
+    """An ISO-8601 datetime with an offset, as UTC; sub-microsecond digits must be zeros."""
+    match = _FRACTION.search(value)
+    if match and len(match.group(2)) > 6:
+        digits = match.group(2)
+        if digits[6:].strip("0"):
+            raise _Precision
+        value = value[: match.start(2)] + digits[:6] + value[match.end(2) :]
+    parsed = dt.datetime.fromisoformat(value)
+    if parsed.utcoffset() is None:
+        raise ValueError("timestamp without a UTC offset")
+    return parsed.astimezone(dt.UTC)
+
+
+def _parse_date(value: str) -> dt.date:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("not YYYY-MM-DD")
+    return dt.date.fromisoformat(value)
+
+
+_PARSE: dict[Kind, Callable[[str], Any]] = {
+    Kind.DECIMAL: _parse_decimal,
+    Kind.TS: _parse_timestamp,
+    Kind.DATE: _parse_date,
+}
+
+
+# --- JSON -----------------------------------------------------------------------------
+
+
+def _parse(body: bytes) -> Any:
+    """The page as Python objects; lone surrogates and invalid UTF-8 survive (as surrogates)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(body.decode("utf-8", "surrogateescape"), strict=False)
+    except ValueError as exc:
+        raise PageDecodeError(f"undecodable JSON ({len(body)} bytes): {exc}") from None
+
+
+def _dump(record: Any) -> bytes:
+    """A record's JSON; with escapes where its text is not valid UTF-8."""
+    try:
+        return orjson.dumps(record)
+    except TypeError:
+        return json.dumps(record, ensure_ascii=True).encode()
 
 
 def _empty_batch(spec: EntitySpec) -> pa.RecordBatch:
@@ -246,142 +534,6 @@ def _optional_int(envelope: dict[str, Any], key: str) -> int | None:
     value = envelope.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    if type(value) is not int:
         raise PageDecodeError(f"envelope member {key!r} is not an integer")
     return int(value)
-
-
-def _table_columns(f: EntityField, wire: pa.Array, invalid: dict[str, list[int]]) -> list[pa.Array]:
-    """One wire column → its table column(s): flatten FKs and sets, cast strings."""
-    if f.kind is Kind.FK:
-        ids, keys = wire.flatten(memory_pool=_POOL)[:2]
-        return [ids, keys]
-    if f.kind is Kind.SET:
-        return [wire.flatten(memory_pool=_POOL)[0]]
-    target = _CAST.get(f.kind)
-    if target is None:
-        return [wire]
-    try:
-        return [pc.cast(wire, target, memory_pool=_POOL)]
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        typed, bad = _convert_each(wire.to_pylist(), _PARSE[f.kind], target)
-        if bad:
-            invalid.setdefault(f.name, []).extend(bad)
-        return [typed]
-
-
-def _wire_column(f: EntityField, values: list[Any], invalid: dict[str, list[int]]) -> pa.Array:
-    """Slow path for one field when the bulk conversion failed: type each value or null it."""
-    wire_type = _WIRE[f.kind]
-    try:
-        return pa.array(values, type=wire_type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        typed, bad = _convert_each(values, _WIRE_PARSE[f.kind], wire_type)
-        if bad:
-            invalid.setdefault(f.name, []).extend(bad)
-        return typed
-
-
-def _convert_each(values: list[Any], parse: Callable[[Any], Any], target: pa.DataType) -> tuple[pa.Array, list[int]]:
-    """Apply ``parse`` to each value; values it rejects become null, their positions listed."""
-    out: list[Any] = []
-    bad: list[int] = []
-    for row, value in enumerate(values):
-        if value is None:
-            out.append(None)
-            continue
-        try:
-            out.append(parse(value))
-        except (ValueError, TypeError, ArithmeticError):
-            out.append(None)
-            bad.append(row)
-    return pa.array(out, type=target), bad
-
-
-def _parse_decimal(value: Any) -> decimal.Decimal:
-    """A decimal string (or JSON number) that fits decimal(28, 8) without rounding."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError("not a decimal")
-    exact = _EXACT.create_decimal(str(value))
-    scaled = exact.quantize(decimal.Decimal("1e-8"), context=_EXACT)
-    if scaled != exact or len(scaled.as_tuple().digits) > 28:
-        raise ValueError("does not fit decimal(28, 8) exactly")
-    return scaled
-
-
-def _parse_timestamp(value: Any) -> dt.datetime:
-    """An ISO-8601 datetime with an offset, as UTC (naive values are rejected)."""
-    parsed = dt.datetime.fromisoformat(value)
-    if parsed.utcoffset() is None:
-        raise ValueError("timestamp without a UTC offset")
-    return parsed.astimezone(dt.UTC)
-
-
-def _parse_int(value: Any) -> int:
-    """An integer, or a string holding one."""
-    if isinstance(value, bool):
-        raise TypeError("boolean is not an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        return int(value)
-    raise TypeError("not an integer")
-
-
-def _parse_str(value: Any) -> str:
-    """Text; numbers are kept as their JSON spelling."""
-    if isinstance(value, dict | list):
-        raise TypeError("not text")
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
-
-
-def _parse_flag(value: Any) -> bool:
-    """A boolean (``"Y"``/``"N"``/``"true"``/``"false"`` are accepted too)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"y", "true", "1"}:
-        return True
-    if text in {"n", "false", "0"}:
-        return False
-    raise ValueError("not a flag")
-
-
-def _parse_fk(value: Any) -> dict[str, Any]:
-    """An FK object ``{id, key, url}`` (a bare integer id is accepted)."""
-    if isinstance(value, dict):
-        key = value.get("key")
-        return {"id": _parse_int(value.get("id")), "key": None if key is None else str(key)}
-    return {"id": _parse_int(value), "key": None}
-
-
-def _parse_set(value: Any) -> dict[str, Any]:
-    """A child set ``{result_count, url}``."""
-    if not isinstance(value, dict):
-        raise TypeError("not a child set")
-    return {"result_count": _parse_int(value.get("result_count"))}
-
-
-def _parse_text(value: Any) -> str:
-    """A string value that is cast later (decimal, timestamp, date)."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TypeError("not text")
-    return str(value)
-
-
-_PARSE: dict[Kind, Callable[[Any], Any]] = {
-    Kind.DECIMAL: _parse_decimal,
-    Kind.TS: _parse_timestamp,
-    Kind.DATE: dt.date.fromisoformat,
-}
-_WIRE_PARSE: dict[Kind, Callable[[Any], Any]] = {
-    Kind.INT: _parse_int,
-    Kind.STATUS: _parse_int,
-    Kind.STR: _parse_str,
-    Kind.DECIMAL: _parse_text,
-    Kind.TS: _parse_text,
-    Kind.DATE: _parse_text,
-    Kind.FLG: _parse_flag,
-    Kind.FK: _parse_fk,
-    Kind.SET: _parse_set,
-}

@@ -28,8 +28,9 @@ import pyarrow.compute as pc
 
 from gruponos.entities import EntitySpec
 from gruponos.errors import WmsRequestError
-from gruponos.wms.client import IdRange, Scan, ScanStats, Window, WmsClient
+from gruponos.wms.client import WmsClient
 from gruponos.wms.decode import Page
+from gruponos.wms.query import IdRange, Scan, ScanStats, Window
 
 __all__ = ["Extraction", "Partition", "extract", "split"]
 
@@ -69,7 +70,7 @@ class Extraction:
 
     Example::
 
-        run = extract(entity("allocation"), wms, window=window)
+        run = extract(spec, wms, window=window)
         for batch in run:
             load(batch)
         print(run.stats.rows, run.stats.result_count)
@@ -82,10 +83,12 @@ class Extraction:
         *,
         window: Window | None = None,
         after_id: int | None = None,
+        filters: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.spec = spec
         self.window = window
         self.after_id = after_id
+        self.filters = filters
         self.stats = ScanStats(spec.name)
         self.partitions: tuple[Partition, ...] = ()
         self._client = client
@@ -124,7 +127,7 @@ class Extraction:
     def _pages(self) -> Generator[Page, None, None]:
         """Choose serial or partitioned reading and stream the pages."""
         settings = self._client.settings
-        base = Scan(window=self.window, after_id=self.after_id)
+        base = self._scan(Partition(0, None, None))
         found = self._probe(base) if settings.max_concurrency > 1 else None
         if found is not None and found.estimate >= settings.partition_min_rows:
             pages = found.estimate // (2 * settings.page_size)
@@ -152,7 +155,14 @@ class Extraction:
 
     def _scan(self, part: Partition) -> Scan:
         """The scan reading one partition."""
-        return Scan(window=self.window, id_gte=part.id_gte, id_lt=part.id_lt, after_id=self.after_id)
+        return Scan(
+            window=self.window,
+            id_gte=part.id_gte,
+            id_lt=part.id_lt,
+            after_id=self.after_id,
+            filters=self.filters,
+            window_key=self.spec.replication_key or "mod_ts",
+        )
 
     def _parallel(self) -> Iterator[Page]:
         """Read the partitions concurrently and merge their pages through a queue held by credits."""
@@ -225,6 +235,7 @@ def extract(
     *,
     window: Window | None = None,
     after_id: int | None = None,
+    filters: tuple[tuple[str, str], ...] = (),
 ) -> Extraction:
-    """Stream ``spec``'s rows (optionally within a ``mod_ts`` window) as record batches."""
-    return Extraction(spec, client, window=window, after_id=after_id)
+    """Stream ``spec``'s rows (optionally within a window on its replication key) as record batches."""
+    return Extraction(spec, client, window=window, after_id=after_id, filters=filters)

@@ -19,9 +19,9 @@ import duckdb
 import httpx
 import pytest
 
-from gruponos.entities import CATALOG
 from gruponos.simulator import Simulator
 from tests.prefect_server import PREFECT, prefect, prefect_server
+from tests.specs import CATALOG
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(900)

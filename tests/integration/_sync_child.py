@@ -12,10 +12,10 @@ from returns.io import IOFailure
 from returns.unsafe import unsafe_perform_io
 
 from gruponos import settings as settings_module
-from gruponos.entities import entity
 from gruponos.pipeline import Context, sync_entity
 from gruponos.warehouse import connect
 from gruponos.wms import WmsClient
+from tests.specs import spec as entity
 
 
 def main(mode: str, name: str) -> int:

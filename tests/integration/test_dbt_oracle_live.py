@@ -28,11 +28,12 @@ from returns.unsafe import unsafe_perform_io  # noqa: E402
 
 from gruponos import dbt_runner  # noqa: E402
 from gruponos import settings as settings_module  # noqa: E402
-from gruponos.entities import CATALOG, entity  # noqa: E402
 from gruponos.pipeline import Context, sync_entity  # noqa: E402
 from gruponos.simulator import Simulator  # noqa: E402
 from gruponos.warehouse import connect  # noqa: E402
 from gruponos.wms import WmsClient  # noqa: E402
+from tests.specs import CATALOG  # noqa: E402
+from tests.specs import spec as entity  # noqa: E402
 
 USER = os.environ.get("GRUPONOS_TEST_ORACLE_USER") or ""
 PASSWORD = os.environ.get("GRUPONOS_TEST_ORACLE_PASSWORD") or ""

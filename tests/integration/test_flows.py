@@ -33,10 +33,10 @@ from prefect.client.schemas.filters import (
 
 from flows import full_sync, health_check, incremental_sync
 from gruponos import settings as settings_module
-from gruponos.entities import CATALOG
 from gruponos.pipeline import EntityReport
 from gruponos.simulator import Simulator
 from gruponos.warehouse import connect
+from tests.specs import CATALOG
 
 PG_DSN = os.environ.get("GRUPONOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "s3cr3t-Pa55-9f1"  # a password that must never be printed
@@ -139,6 +139,16 @@ def test_full_sync_loads_every_entity_and_publishes_its_report(env: Path, sim: S
     latest = max(artifacts, key=lambda a: a.created)
     assert f"| allocation | ok | {sim.tenant.count('allocation'):,} |" in latest.data
     assert "No record was rejected" in latest.data
+    flow_run_id = latest.flow_run_id
+    task_runs = _client_call(
+        lambda c: c.read_task_runs(
+            task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[flow_run_id]))
+        )
+    )
+    names = {t.name for t in task_runs}
+    for entity in CATALOG:  # every step of every entity, named for what it does and on what
+        assert {f"sync {entity}", f"extract {entity}", f"validate {entity}", f"load {entity}"} <= names, names
+    assert {"discover catalog", "wms clock"} <= {t.name.rsplit("-", 1)[0] for t in task_runs}
 
 
 def test_an_entity_breaking_the_contract_fails_the_run_after_the_others_finish(env: Path, sim: Simulator) -> None:
@@ -229,8 +239,8 @@ def test_a_retried_flow_run_reuses_its_extraction_when_the_load_failed(
             )
         )
 
-        lands = sorted(t.state.name for t in task_runs if t.task_key.startswith("land"))
-        loads = sorted(t.state.name for t in task_runs if t.task_key.startswith("load"))
+        lands = sorted(t.state.name for t in task_runs if t.name == "extract allocation")
+        loads = sorted(t.state.name for t in task_runs if t.name == "load allocation")
         assert lands == ["Cached", "Completed"], lands
         assert loads == ["Completed", "Failed"], loads
         assert _sim_requests(sim) == requests_after_first_attempt, "the retry asked the WMS again"

@@ -24,7 +24,8 @@ from returns.io import IOFailure
 from returns.unsafe import unsafe_perform_io
 
 from gruponos import settings as settings_module
-from gruponos.entities import Kind, entity
+from gruponos.catalog import discover
+from gruponos.entities import EntitySpec, Kind
 from gruponos.pipeline import Context, EntityReport, sync_entity
 from gruponos.simulator import Faults, Simulator, Workload
 from gruponos.tap import TapOracleWMS
@@ -32,7 +33,6 @@ from gruponos.warehouse import connect
 from gruponos.wms import WmsClient
 
 ENTITIES = ("allocation", "order_dtl")
-NEEDS_CLIENT_FIX = "needs client fix on main"
 
 
 @contextlib.contextmanager
@@ -54,11 +54,18 @@ def config(sim: Simulator, tmp_path: Path, page_mode: str = "sequenced", **wms: 
     return settings_module.load(env="local", wms=wms_cfg, warehouse=target)
 
 
+def spec(cfg: settings_module.Settings, name: str) -> EntitySpec:
+    """The spec gruponos derives from the tenant's own describe (as a run does)."""
+    with WmsClient(cfg.wms) as wms:
+        return discover(wms, cfg.sync, [name]).spec(name)
+
+
 def sync(cfg: settings_module.Settings, mode: str, name: str) -> EntityReport:
     wh = connect(cfg.warehouse)
     try:
         with WmsClient(cfg.wms) as wms:
-            result = sync_entity(entity(name), mode, Context(settings=cfg, wms=wms, warehouse=wh))  # type: ignore[arg-type]
+            entity = discover(wms, cfg.sync, [name]).spec(name)
+            result = sync_entity(entity, mode, Context(settings=cfg, wms=wms, warehouse=wh))  # type: ignore[arg-type]
     finally:
         wh.close()
     assert not isinstance(result, IOFailure), unsafe_perform_io(result.failure())
@@ -86,7 +93,10 @@ def assert_mirrors(sim: Simulator, cfg: settings_module.Settings, name: str) -> 
     ``*_set`` counts are left out: a child's arrival does not move its parent's mod_ts (as on
     a real tenant), so an incremental sync does not re-read the parent for it.
     """
-    spec = entity(name)
+    columns: dict[str, list[str]] = {}
+    for column in spec(cfg, name).columns:
+        columns.setdefault(column.source.name, []).append(column.name)
+    fields = {f.name: f for f in spec(cfg, name).fields}
     rows = stored(cfg, name)
     live = {r["id"]: r for r in rows if r["_deleted_at"] is None}
     want = {r["id"]: r for r in sim.tenant.rows(name)}
@@ -97,15 +107,16 @@ def assert_mirrors(sim: Simulator, cfg: settings_module.Settings, name: str) -> 
     wrong = []
     for i, row in want.items():
         got = live[i]
-        for f in spec.fields:
+        for name_, names in columns.items():
+            f = fields[name_]
             if f.kind is Kind.SET:
                 continue
             if f.kind is Kind.FK:
-                pair = (got[f"{f.base}_id"], got[f"{f.base}_key"])
+                pair = (got[names[0]], got[names[1]])
                 if pair != (row[f.name], row[f"_k_{f.name}"]):
                     wrong.append((i, f.name, pair, row[f.name]))
                 continue
-            value, expected = got[f.name], row[f.name]
+            value, expected = got[names[0]], row[f.name]
             if f.kind is Kind.TS and expected is not None:
                 expected = expected.replace(tzinfo=UTC)
                 value = value.astimezone(UTC) if value is not None else None
@@ -148,20 +159,7 @@ def test_incremental_syncs_while_the_tenant_changes_converge_after_a_quiet_perio
 # --- full syncs while rows are deleted -------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "page_mode",
-    [
-        "sequenced",
-        pytest.param(
-            "paged",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=f"{NEEDS_CLIENT_FIX}: offset pages shift when rows are deleted mid-scan, so a full "
-                "sync skips live rows and marks them deleted (pages as id__gt=<last id>, or a shortfall check)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("page_mode", ["sequenced", "paged"])
 def test_full_syncs_while_rows_are_deleted_never_mark_a_live_row_deleted(page_mode: str, tmp_path: Path) -> None:
     workload = Workload(rate=150, modify=0.5, insert=0.2, delete=0.3, entities=("allocation",))
     with living(workload, faults=Faults(latency_s=0.02)) as sim:
@@ -179,11 +177,11 @@ def test_full_syncs_while_rows_are_deleted_never_mark_a_live_row_deleted(page_mo
 # --- over HTTPS ------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=f"{NEEDS_CLIENT_FIX}: GRUPONOS_WMS__CA_BUNDLE")
 def test_a_sync_over_https_trusts_the_simulators_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for inherited in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"):
         monkeypatch.delenv(inherited, raising=False)
-    with living(Workload(rate=50, entities=("allocation",)), tls=True, data_dir=tmp_path / "sim") as sim:
+    workload = Workload(rate=50, modify=0.8, insert=0.2, delete=0, entities=("allocation",))
+    with living(workload, tls=True, data_dir=tmp_path / "sim") as sim:
         assert sim.base_url.startswith("https://") and sim.ca_bundle is not None
         monkeypatch.setenv("GRUPONOS_WMS__CA_BUNDLE", str(sim.ca_bundle))
         cfg = config(sim, tmp_path, max_retries=1)

@@ -13,9 +13,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from gruponos.entities import CATALOG
 from gruponos.simulator import Faults, Simulator
 from gruponos.tap import meltano
+from tests.specs import CATALOG
 
 PG_DSN = os.environ.get("GRUPONOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 INCREMENTAL_JOB_ENTITIES = ("allocation", "order_dtl", "order_hdr")

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from flows import meltano_run
-from gruponos.entities import CATALOG
 from gruponos.simulator import Simulator
 from gruponos.tap import meltano
+from tests.specs import CATALOG
 
 PG_DSN = os.environ.get("GRUPONOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 INCREMENTAL = ("allocation", "order_hdr", "order_dtl")

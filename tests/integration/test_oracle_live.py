@@ -29,13 +29,13 @@ if not DSN:
 
 import oracledb  # noqa: E402
 
-from gruponos.entities import entity  # noqa: E402
 from gruponos.errors import ConcurrentRunError  # noqa: E402
 from gruponos.settings import WarehouseSettings, WmsSettings  # noqa: E402
 from gruponos.simulator import Simulator  # noqa: E402
 from gruponos.warehouse.base import Checkpoint, RunRecord  # noqa: E402
 from gruponos.warehouse.oracle import OracleWarehouse  # noqa: E402
 from gruponos.wms import WmsClient, extract  # noqa: E402
+from tests.specs import spec as entity  # noqa: E402
 
 USER = os.environ.get("GRUPONOS_TEST_ORACLE_USER")
 PASSWORD = os.environ.get("GRUPONOS_TEST_ORACLE_PASSWORD")

@@ -21,11 +21,12 @@ from returns.io import IOFailure
 from returns.unsafe import unsafe_perform_io
 
 from gruponos import settings as settings_module
-from gruponos.entities import CATALOG, entity
 from gruponos.pipeline import Context, EntityReport, sync_entity
 from gruponos.simulator import Faults, Simulator
 from gruponos.warehouse import Warehouse, connect
 from gruponos.wms import WmsClient
+from tests.specs import CATALOG
+from tests.specs import spec as entity
 
 PG_DSN = os.environ.get("GRUPONOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from singer_sdk.testing import get_tap_test_class
 
-from gruponos.entities import CATALOG
 from gruponos.simulator import Faults, Simulator
 from gruponos.tap import TapOracleWMS
+from tests.specs import CATALOG
 
 # The simulator's address is known only once it runs: the suite is built (and its streams
 # discovered, offline, from the catalog) with a placeholder the module fixture replaces.

@@ -10,11 +10,12 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from gruponos.entities import CATALOG, entity
 from gruponos.errors import WmsAuthError, WmsRequestError, WmsUnavailable
 from gruponos.settings import WmsSettings
 from gruponos.simulator import Faults, Simulator
 from gruponos.wms import Extraction, Window, WmsClient, extract
+from tests.specs import CATALOG
+from tests.specs import spec as entity
 
 
 def settings(sim: Simulator, **overrides: Any) -> WmsSettings:

@@ -24,9 +24,9 @@ from tests.performance._common import AUTH, simulator
 
 def _child(base_url: str, concurrency: int, page_size: int) -> None:
     """Run in a fresh process: extract allocations, print rows, seconds, peak RSS."""
-    from gruponos.entities import entity
     from gruponos.settings import WmsSettings
     from gruponos.wms import WmsClient, extract
+    from tests.specs import spec as entity
 
     cfg = WmsSettings(
         base_url=base_url,

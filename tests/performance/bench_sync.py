@@ -32,10 +32,10 @@ def _child(base_url: str, mode: str, path: str) -> None:
     from returns.unsafe import unsafe_perform_io
 
     from gruponos import settings
-    from gruponos.entities import entity
     from gruponos.pipeline import Context, sync_entity
     from gruponos.warehouse import connect
     from gruponos.wms import WmsClient
+    from tests.specs import spec as entity
 
     cfg = settings.load(env="local", wms={"base_url": base_url}, warehouse={"kind": "duckdb", "path": path})
     started = time.perf_counter()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 
-from gruponos.entities import entity
 from gruponos.quality import check
 from gruponos.wms import decode_page
+from tests.specs import spec as entity
 
 SPEC = entity("allocation")
 
@@ -83,3 +83,35 @@ def test_pages_checked_together_name_the_right_records() -> None:
     assert [(r.record_id, r.rule) for r in checked.rejections] == [(2, "packed_qty_le_alloc_qty"), (3, "type:mod_ts")]
     assert orjson.loads(checked.rejections[1].raw)["mod_ts"] == "garbage"
     assert checked.extracted == 4
+
+
+def test_new_fields_with_names_that_cannot_be_columns_get_safe_unique_columns() -> None:
+    odd = {
+        'a"; drop table allocation; --': "x",
+        "Mod_TS": "shadow",
+        "_run_id": "mine",
+        "order_dtl_key": "clash",
+        "with space": "s",
+        "n" * 200: "long",
+    }
+    checked = check(SPEC, [decode_page(SPEC, page(record(1, **odd)))], policy="evolve").unwrap()
+    columns = checked.new_columns
+    assert set(columns) == set(odd)
+    taken = {c.name for c in SPEC.columns} | {"_loaded_at", "_run_id", "_seen_run", "_deleted_at"}
+    for name, column in columns.items():
+        assert column not in taken, column
+        assert column.replace("_", "").isalnum() and column == column.lower() and len(column) <= 60
+        assert checked.batch.column(column).to_pylist() == [odd[name]]
+    assert len(set(columns.values())) == len(columns)
+    assert columns["Mod_TS"] != "mod_ts" and columns["order_dtl_key"] != "order_dtl_key"
+    # the same field always lands in the same column
+    again = check(SPEC, [decode_page(SPEC, page(record(2, **odd)))], policy="evolve").unwrap()
+    assert again.new_columns == columns
+
+
+def test_a_record_with_unstorable_text_is_quarantined_and_the_page_loads() -> None:
+    body = page(record(1), record(2, pick_user="PLACEHOLDER"), record(3)).replace(b"PLACEHOLDER", b"bad\\ud800")
+    checked = check(SPEC, [decode_page(SPEC, body)]).unwrap()
+    assert checked.batch.column("id").to_pylist() == [1, 3]
+    assert [(r.record_id, r.rule) for r in checked.rejections] == [(2, "encoding:pick_user")]
+    assert "bad\\ud800" in checked.rejections[0].raw.decode("ascii")

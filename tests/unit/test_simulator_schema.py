@@ -1,5 +1,6 @@
-"""The simulator owns its schema; until gruponos derives its catalog from ``describe``, the eight
-entities the client's hand-written catalog declares must keep exactly that wire shape."""
+"""The simulator owns its schema; gruponos derives its specs from the simulator's ``describe``.
+The eight entities gruponos first synced must derive to the same specs as the describe answers
+written down in ``tests/fixtures/describe.json`` (their wire shape has not changed)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,65 @@ from pathlib import Path
 
 import pytest
 
-from gruponos import entities as client
+from gruponos.entities import EntitySpec, SyncClass, derive
+from gruponos.entities import Kind as ClientKind
 from gruponos.simulator.schema import LOOKUP_ROWS, SCHEMA, STATUS_CODES, Kind
+from gruponos.simulator.server import describe
+from tests.specs import DESCRIBE
 
-# The client's wire kinds and the simulator's, named independently on each side.
+# The simulator's wire kinds and the client's, named independently on each side.
 KINDS = {
-    client.Kind.INT: Kind.INT,
-    client.Kind.STR: Kind.STR,
-    client.Kind.DECIMAL: Kind.DECIMAL,
-    client.Kind.TS: Kind.TS,
-    client.Kind.DATE: Kind.DATE,
-    client.Kind.FLG: Kind.FLG,
-    client.Kind.STATUS: Kind.STATUS,
-    client.Kind.FK: Kind.FK,
-    client.Kind.SET: Kind.SET,
+    Kind.INT: ClientKind.INT,
+    Kind.STR: ClientKind.STR,
+    Kind.DECIMAL: ClientKind.DECIMAL,
+    Kind.TS: ClientKind.TS,
+    Kind.DATE: ClientKind.DATE,
+    Kind.TIME: ClientKind.TIME,
+    Kind.FLG: ClientKind.FLG,
+    Kind.STATUS: ClientKind.STATUS,
+    Kind.FK: ClientKind.FK,
+    Kind.SET: ClientKind.SET,
 }
+LOOKUPS = {
+    "order_status",
+    "inventory_status",
+    "purchase_order_status",
+    "order_type",
+    "putaway_type",
+    "history_activity",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA))
+def test_gruponos_derives_every_entity_from_the_simulators_describe(name: str) -> None:
+    ours = SCHEMA[name]
+    spec = derive(name, describe(ours), names=list(SCHEMA))
+    assert [f.name for f in spec.fields] == [f.name for f in ours.fields]
+    for f in ours.fields:
+        got = spec.field(f.name)
+        assert got.kind is KINDS[f.kind], f.name
+        assert got.wms_required == f.required, f.name
+        if f.kind is Kind.STR:
+            assert got.max_length == f.max_length, f.name
+        if f.kind in (Kind.FK, Kind.SET):
+            assert got.target == (f.target if f.target in SCHEMA else None), f.name
+        if f.kind is Kind.SET:
+            assert got.via == f.via, f.name
+    assert (spec.sync_class is SyncClass.LOOKUP) == (name in LOOKUPS)
+
+
+@pytest.mark.parametrize("name", sorted(DESCRIBE))
+def test_the_first_eight_entities_keep_the_wire_shape_the_client_was_written_against(name: str) -> None:
+    written = derive(name, DESCRIBE[name], names=list(DESCRIBE))
+    served = derive(name, describe(SCHEMA[name]), names=list(SCHEMA))
+
+    def shape(spec: EntitySpec) -> list[tuple[object, ...]]:
+        """What travels and what the contract requires (FK targets may now be served entities)."""
+        return [(f.name, f.kind, f.max_length, f.via, f.required) for f in spec.fields]
+
+    assert shape(served) == shape(written)
+    assert (served.sync_class, served.replication_key) == (written.sync_class, written.replication_key)
+
 
 ISSUE_13_ENTITIES = [
     *("order_dtl", "inventory", "container", "container_lock_xref", "order_hdr", "allocation"),
@@ -33,29 +78,14 @@ ISSUE_13_ENTITIES = [
 ]
 
 
-@pytest.mark.parametrize("name", sorted(client.CATALOG))
-def test_the_client_catalogs_entities_keep_their_wire_shape_field_by_field(name: str) -> None:
-    theirs, ours = client.CATALOG[name], SCHEMA[name]
-    assert [f.name for f in ours.fields] == [f.name for f in theirs.fields]
-    for want in theirs.fields:
-        got = ours.field(want.name)
-        assert got.kind is KINDS[want.kind], want.name
-        assert got.mandatory == want.required, want.name
-        if want.kind is client.Kind.STR:
-            assert got.max_length == want.max_length, want.name
-        if want.kind in (client.Kind.FK, client.Kind.SET):
-            assert (got.target, got.via) == (want.target, want.via), want.name
-
-
 def test_the_tenant_serves_the_26_default_entities_and_inventory_history() -> None:
     assert set(SCHEMA) == {*ISSUE_13_ENTITIES, "inventory_history"}
 
 
 def test_lookup_entities_carry_no_audit_fields_and_everything_else_does() -> None:
-    lookups = {"order_status", "inventory_status", "purchase_order_status", "order_type", "putaway_type"}
     for name, spec in SCHEMA.items():
         audit = {"create_user", "create_ts", "mod_user", "mod_ts"} & {f.name for f in spec.fields}
-        if name in lookups or name == "history_activity":
+        if name in LOOKUPS:
             assert not audit, name
         else:
             assert audit == {"create_user", "create_ts", "mod_user", "mod_ts"}, name

@@ -16,10 +16,10 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
-from gruponos.entities import entity
 from gruponos.errors import WmsAuthError, WmsRequestError, WmsUnavailable
 from gruponos.settings import WmsSettings
 from gruponos.wms import Scan, ScanStats, Window, WmsClient, extract, split
+from tests.specs import spec as entity
 
 ALLOCATION = entity("allocation")
 PASSWORD = "s3cret-Passw0rd"
@@ -40,9 +40,10 @@ FILTERS: dict[str, Callable[[Row, str], bool]] = {
 class FakeWms:
     """Serves ``entity/allocation/`` from memory, like lgfapi: filters, ordering, both modes."""
 
-    def __init__(self, ids: Iterable[int], *, fault: Fault | None = None) -> None:
+    def __init__(self, ids: Iterable[int], *, fault: Fault | None = None, refuse_ordering: bool = False) -> None:
         self.rows = {i: self.record(i) for i in ids}
         self.fault = fault
+        self.refuse_ordering = refuse_ordering
         self.requests: list[httpx.Request] = []
         self.lock = threading.Lock()
 
@@ -78,7 +79,11 @@ class FakeWms:
         q = request.url.params
         if request.url.path.rstrip("/").endswith("/entity"):
             return httpx.Response(200, json={"allocation": f"{BASE}entity/allocation/"})
+        if self.refuse_ordering and "ordering" in q:
+            return error(400, "VALIDATION_ERROR", "ordering is not allowed for this entity")
         rows = sorted(self.rows.values(), key=lambda r: r["id"], reverse=q.get("ordering") == "-id")
+        if "ordering" not in q:  # no order promised: a stable but meaningless one
+            rows.sort(key=lambda r: (r["id"] * 7919) % 1009)
         for key, keep in FILTERS.items():
             if key in q:
                 rows = [r for r in rows if keep(r, q[key])]
@@ -156,8 +161,8 @@ def test_sequenced_scan_follows_next_page_exactly_as_given() -> None:
     assert len(wms.requests) == 3
 
 
-def test_next_page_link_is_not_rebuilt() -> None:
-    opaque = "http://other.test/prod/wms/lgfapi/v10/entity/allocation/?cursor=cD0xNDAw&x=%2B1"
+def test_next_page_link_on_the_same_origin_is_followed_exactly_as_given() -> None:
+    opaque = f"{BASE}entity/allocation/?cursor=cD0xNDAw&x=%2B1"
 
     def fault(request: httpx.Request, number: int) -> httpx.Response | None:
         body: dict[str, Any]
@@ -172,14 +177,35 @@ def test_next_page_link_is_not_rebuilt() -> None:
     assert str(wms.requests[1].url) == opaque
 
 
+@pytest.mark.parametrize(
+    "link",
+    [
+        "http://attacker.test/prod/wms/lgfapi/v10/entity/allocation/?cursor=x",
+        "https://wms.test/prod/wms/lgfapi/v10/entity/allocation/?cursor=x",  # another scheme
+        "http://wms.test:8443/prod/wms/lgfapi/v10/entity/allocation/?cursor=x",  # another port
+    ],
+)
+def test_a_next_page_link_to_another_origin_is_refused_and_never_requested(link: str) -> None:
+    def fault(request: httpx.Request, number: int) -> httpx.Response | None:
+        body = {"next_page": link, "results": [FakeWms.record(1)]}
+        return httpx.Response(200, content=orjson.dumps(body))
+
+    wms = FakeWms([], fault=fault)
+    with pytest.raises(WmsRequestError) as caught:
+        scan_ids(wms)
+    assert not caught.value.retryable
+    assert "another origin" in str(caught.value) and link.split("?")[0] in str(caught.value)
+    assert [str(r.url.host) for r in wms.requests] == ["wms.test"]
+
+
 def test_paged_scan_reports_result_count_beside_rows() -> None:
     wms = FakeWms(range(1, 24))
     stats = ScanStats("allocation")
     assert scan_ids(wms, stats=stats, page_mode="paged") == list(range(1, 24))
     assert (stats.result_count, stats.rows, stats.pages) == (23, 23, 3)
-    assert wms.params(1)["page"] == "2"
-    # the end of a paged scan is verified past the highest id seen
-    assert wms.params(len(wms.requests) - 1)["id__gt"] == "23"
+    # every page is the first page of the rows after the last id received (keyset, not offsets)
+    assert [r.url.params.get("id__gt") for r in wms.requests] == [None, "10", "20"]
+    assert not [r for r in wms.requests if "page" in r.url.params]
 
 
 def test_sequenced_scan_has_no_result_count() -> None:
@@ -303,7 +329,8 @@ def test_other_4xx_raise_request_error_without_retrying() -> None:
         scan_ids(wms)
     assert (caught.value.status, caught.value.reference) == (400, "ref-400")
     assert "VALIDATION_ERROR" in str(caught.value)
-    assert len(wms.requests) == 1
+    # one more request, without ``ordering``, tells whether the entity refuses ordering; no retries
+    assert len(wms.requests) == 2 and "ordering" not in wms.params(1)
 
 
 def test_credentials_never_appear_in_client_repr() -> None:
@@ -379,50 +406,78 @@ def phantom_page_3(wms: FakeWms) -> Fault:
     return fault
 
 
-def test_paged_phantom_last_page_answering_500_forever_is_survived() -> None:
+def test_paged_phantom_last_page_is_never_requested() -> None:
     wms = FakeWms(range(1, 21))
 
     wms.fault = phantom_page_3(wms)
     stats = ScanStats("allocation")
     assert scan_ids(wms, stats=stats, page_mode="paged") == list(range(1, 21))
-    assert stats.result_count == 20
-    assert stats.verifications == 1
-    assert wms.params(len(wms.requests) - 1)["id__gt"] == "20"
+    assert stats.result_count == 20 and stats.retries == 0
+    assert not [r for r in wms.requests if "page" in r.url.params]
 
 
 def test_paged_page_count_shrinking_mid_scan_does_not_lose_rows() -> None:
     wms = FakeWms(range(1, 36))
 
     def fault(request: httpx.Request, number: int) -> httpx.Response | None:
-        if request.url.params.get("page") == "2":  # the tenant now claims only 2 pages
+        if number > 1:  # the tenant now claims the scan has one page left
             with wms.lock:
                 body = orjson.loads(wms.serve(request).content)
-            body.update(page_count=2, next_page=None)
+            body.update(page_count=1, next_page=None)
             return httpx.Response(200, content=orjson.dumps(body))
         return None
 
     wms.fault = fault
     stats = ScanStats("allocation")
     assert scan_ids(wms, stats=stats, page_mode="paged") == list(range(1, 36))
-    assert stats.verifications >= 1
     assert (stats.result_count, stats.rows) == (35, 35)
 
 
-def test_paged_rows_seen_twice_after_an_offset_shift_are_dropped() -> None:
+@pytest.mark.parametrize("page_mode", ["paged", "sequenced"])
+def test_rows_inserted_or_deleted_behind_the_scan_shift_nothing(page_mode: str) -> None:
     wms = FakeWms(range(10, 40))
 
     def fault(request: httpx.Request, number: int) -> httpx.Response | None:
-        if number == 2:  # rows inserted below the scan's position shift every offset by 3
+        if number == 2:  # rows appear below the scan's position, rows it read vanish
             with wms.lock:
                 wms.rows.update({i: FakeWms.record(i) for i in (1, 2, 3)})
+                for gone in (10, 11, 12, 13):
+                    wms.rows.pop(gone)
         return None
 
     wms.fault = fault
     stats = ScanStats("allocation")
-    ids = scan_ids(wms, stats=stats, page_mode="paged")
-    assert ids == sorted(set(ids))
-    assert set(range(10, 40)) <= set(ids)
-    assert stats.duplicates == 3
+    ids = scan_ids(wms, stats=stats, page_mode=page_mode)
+    assert ids == list(range(10, 40))  # every row present when the scan started, each once
+    assert stats.duplicates == 0
+
+
+def test_an_entity_that_refuses_ordering_is_read_by_id_ranges_completely() -> None:
+    ids = [*range(1, 60), *range(5_000, 5_023), 91_234]
+    wms = FakeWms(ids, refuse_ordering=True)
+    stats = ScanStats("allocation")
+    got = scan_ids(wms, stats=stats, page_mode="sequenced")
+    assert got == sorted(ids)  # in id order, each once, although the WMS sends pages unordered
+    assert stats.unordered and stats.result_count == len(ids)
+    served = [r for r in wms.requests if "ordering" not in r.url.params and r.url.params.get("fields") != "id"]
+    assert all(r.url.params.get("page", "1") == "1" for r in served)  # never an offset page
+
+
+def test_a_range_that_grew_since_it_was_counted_is_split_and_read_again() -> None:
+    wms = FakeWms(range(1, 15), refuse_ordering=True)
+    grown = [False]
+
+    def fault(request: httpx.Request, number: int) -> httpx.Response | None:
+        q = request.url.params
+        if not grown[0] and q.get("fields") != "id" and "id__gte" in q:
+            grown[0] = True
+            with wms.lock:  # rows inserted between the count and the read
+                wms.rows.update({i: FakeWms.record(i) for i in range(15, 25)})
+        return None
+
+    wms.fault = fault
+    got = scan_ids(wms, page_size=10)
+    assert set(range(1, 15)) <= set(got) and got == sorted(set(got))
 
 
 # --- partitioned extraction ---------------------------------------------------------------
@@ -541,3 +596,14 @@ def test_partitioned_producers_stop_at_a_bounded_queue_while_the_consumer_waits(
         settled = len(wms.requests)
         time.sleep(0.3)
         assert len(wms.requests) == settled
+
+
+def test_retries_stop_at_the_retry_budget_before_the_attempt_count() -> None:
+    def refuse(request: httpx.Request, number: int) -> httpx.Response | None:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    wms = FakeWms([1], fault=refuse)
+    with pytest.raises(WmsUnavailable) as caught:
+        scan_ids(wms, max_retries=50, retry_budget_s=0.3, backoff_base_s=0.05, backoff_max_s=0.1)
+    assert "cannot connect" in str(caught.value) and caught.value.retryable
+    assert 2 <= len(wms.requests) < 20  # the budget, not the 51 attempts, ended it

@@ -1,4 +1,6 @@
-"""The local service: a Prefect server, the work pools, the deployments, a worker and the simulator.
+"""``gruponos service up``: the local service — a Prefect server, the work pool, the deployments,
+a worker and the living simulator — in the foreground. Ctrl-C stops it; a second start works
+like the first (the pool and the deployments are updated, not created again).
 
     service = Service(project=Path("."), port=4200, sim_port=8765, scale=100_000, home=Path("data/prefect"))
     service.start(say=print)     # each part started and checked in turn
@@ -13,26 +15,42 @@ its command line (``prefect server start``, ``prefect work-pool create``, ``pref
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 import httpx
+import typer
 
 from gruponos import settings as settings_module
+from gruponos.cli.output import console, err, fail
 
-__all__ = ["LOCAL_POOL", "Service"]
+__all__ = ["LOCAL_POOL", "Service", "app"]
 
 LOCAL_POOL = "gruponos-local"
-_LOCAL_DEPLOYMENTS = ("full-sync", "incremental-sync", "master-data", "dbt-build", "health-check", "meltano-run")
+_LOCAL_DEPLOYMENTS = (
+    "full-sync",
+    "incremental-sync",
+    "master-data",
+    "sync-entity",
+    "dbt-build",
+    "health-check",
+    "meltano-run",
+)
+app = typer.Typer(help="The local Prefect service: server, work pool, deployments, worker, simulator.")
 
 
 class Service:
     """The parts of the local service, as child processes of this one."""
 
-    def __init__(self, *, project: Path, port: int, sim_port: int, scale: int, home: Path) -> None:
+    def __init__(
+        self, *, project: Path, port: int, sim_port: int, scale: int, home: Path, warehouse: Path | None = None
+    ) -> None:
         self.project = project
         self.port = port
         self.sim_port = sim_port
@@ -51,6 +69,8 @@ class Service:
             "GRUPONOS_PROJECT_DIR": str(project),
             "GRUPONOS_WMS__BASE_URL": settings_module.local_base_url(sim_port),
         }
+        if warehouse is not None:  # the same DuckDB file `gruponos status` and `gruponos demo` use
+            self.env["GRUPONOS_WAREHOUSE__PATH"] = str(warehouse)
 
     def _prefect(self, *args: str) -> list[str]:
         return [str(Path(sys.executable).parent / "prefect"), *args]
@@ -77,11 +97,13 @@ class Service:
         )
         self._wait_healthy(timeout=180)
         say("work pool, deployments (local)…")
-        pools = self._run("work-pool", "ls")
-        if LOCAL_POOL not in pools:
-            self._run("work-pool", "create", LOCAL_POOL, "--type", "process")
+        self._run("work-pool", "create", LOCAL_POOL, "--type", "process", "--overwrite")
         names = [arg for d in _LOCAL_DEPLOYMENTS for arg in ("--name", f"{d}/local")]
         self._run("--no-prompt", "deploy", *names)
+        # the living simulator changes rows every second: an incremental sync every 5 minutes
+        # shows them moving in the dashboard (prefect.yaml's local deployments have no schedule)
+        self._run("--no-prompt", "deployment", "schedule", "create", "incremental-sync/local", "--cron",
+                  "*/5 * * * *", "--timezone", "America/Sao_Paulo", "--replace", "--accept-yes")  # fmt: skip
         say(f"WMS simulator on 127.0.0.1:{self.sim_port} ({self.scale:,} allocations)…")
         # a living tenant: wall-clock time and enough churn that a 5-minute schedule moves rows
         sim = [sys.executable, "-m", "gruponos.cli", "simulator", "serve", "--quiet", "--clock", "realtime"]
@@ -125,3 +147,44 @@ class Service:
                 proc.kill()
                 proc.wait()
         self._children.clear()
+
+
+@app.command("up")
+def up(
+    port: Annotated[int, typer.Option(help="Prefect server port on 127.0.0.1.")] = 4200,
+    sim_port: Annotated[int, typer.Option(help="Simulator port (the local environment's WMS).")] = 8765,
+    scale: Annotated[int, typer.Option(min=1, help="Allocations in the simulated tenant.")] = 100_000,
+    home: Annotated[str, typer.Option(help="PREFECT_HOME (SQLite database, logs).")] = "data/prefect",
+) -> None:
+    """Run the local service in the foreground: Prefect server, pool, deployments, worker, simulator.
+
+    SQLite under ``--home`` by default; PostgreSQL when PREFECT_SERVER_DATABASE_CONNECTION_URL is
+    set. Ctrl-C stops everything.
+    """
+    project = Path(__file__).resolve().parents[2]
+    warehouse = Path(settings_module.load(env="local").warehouse.path).resolve()
+    service = Service(
+        project=project, port=port, sim_port=sim_port, scale=scale, home=Path(home).resolve(), warehouse=warehouse
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        service.start(say=err)
+        console.print(
+            f"[green]gruponos local service is up[/]: dashboard [bold]{service.ui_url}[/]\n"
+            f"  run a sync:  PREFECT_API_URL={service.api_url} uv run prefect deployment run full-sync/local --watch\n"
+            f"  warehouse:   {warehouse} (uv run gruponos status)\n"
+            "  Ctrl-C stops the server, the worker and the simulator."
+        )
+        while not stop.wait(0.5):
+            if (dead := service.dead()) is not None:
+                fail(f"{dead} exited; stopping the service (logs in {service.home})")
+                raise typer.Exit(1)
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        fail(str(exc))
+        raise typer.Exit(1) from None
+    finally:
+        err("stopping…")
+        service.stop()

@@ -1,0 +1,5 @@
+"""``python -m gruponos.cli``."""
+
+from gruponos.cli.app import main
+
+main()

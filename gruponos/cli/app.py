@@ -1,0 +1,239 @@
+"""``gruponos``: the product's command line.
+
+    uv run gruponos sync full|incremental|master [--entity NAME_OR_GLOB ...] [--dbt] [--prefect]
+    uv run gruponos status
+    uv run gruponos entities
+    uv run gruponos demo
+    uv run gruponos service up
+    uv run gruponos simulator serve
+
+``sync`` runs the engine in this process when no Prefect API is configured, and through the
+Prefect flows when ``PREFECT_API_URL`` is set or ``--prefect`` is given; its first line says
+which. Ctrl-C stops it within seconds (a second Ctrl-C at once); the rerun resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+from gruponos import settings as settings_module
+from gruponos.cli.output import Bars, console, err, fail, log_to, print_reports
+from gruponos.errors import Error, SyncError
+from gruponos.redact import redact
+
+app = typer.Typer(
+    help="Keep an analytics warehouse in sync with Oracle WMS Cloud.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_KINDS = ("full", "incremental", "master")
+_GRACE_S = 5.0  # after Ctrl-C, how long running steps get to stop cleanly
+_ECHO_S = 0.5  # a second signal sooner than this is the first one delivered twice
+
+
+class Interrupt:
+    """Ctrl-C (or SIGTERM): the first asks the run to stop; a second, or the grace period, ends the process."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self._first = 0.0
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop.is_set():
+            if time.monotonic() - self._first < _ECHO_S:
+                return  # the same Ctrl-C, delivered twice (the terminal's, and `uv run` passing it on)
+            err("[red]stopped at once[/red]")
+            os._exit(130)
+        self._first = time.monotonic()
+        self.stop.set()
+        err(f"[yellow]stopping… (the run log will say so; Ctrl-C again to quit at once, or in {_GRACE_S:.0f} s)[/]")
+        timer = threading.Timer(_GRACE_S, self._expire)
+        timer.daemon = True
+        timer.start()
+
+    def _expire(self) -> None:
+        err("[red]stopped: the run did not end within the grace period[/red]")
+        os._exit(130)
+
+
+def _logs(cfg: settings_module.Settings) -> Path:
+    return Path(cfg.flows.landing_path).resolve().parent / "logs" / "gruponos.log"
+
+
+@app.command()
+def sync(
+    kind: Annotated[str, typer.Argument(help="full | incremental | master")],
+    entities: Annotated[
+        list[str] | None, typer.Option("--entity", "-e", help="Entity name or glob (repeatable).")
+    ] = None,
+    dbt: Annotated[bool, typer.Option(help="Run dbt build after loading.")] = False,
+    prefect: Annotated[
+        bool, typer.Option(help="Run through the Prefect flows (default when PREFECT_API_URL is set).")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Logs and tracebacks on the terminal.")] = False,
+) -> None:
+    """One sync of the configured environment (GRUPONOS_* variables)."""
+    if kind not in _KINDS:
+        fail(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}")
+        raise typer.Exit(2)
+    cfg = settings_module.load()
+    log = log_to(_logs(cfg), verbose=verbose)
+    interrupt = Interrupt()
+    interrupt.install()
+    through_prefect = prefect or bool(os.environ.get("PREFECT_API_URL"))
+    if through_prefect:
+        where = os.environ.get("PREFECT_API_URL") or "a temporary Prefect server"
+        err(f"gruponos sync {kind} ({cfg.env.value}) through the Prefect flows at {where}; log: {log}")
+    else:
+        err(f"gruponos sync {kind} ({cfg.env.value}) in this process (no PREFECT_API_URL); log: {log}")
+    started = time.perf_counter()
+    try:
+        if through_prefect:
+            from gruponos.cli.flows import run_flow
+
+            outcomes, error = run_flow(cfg, kind, entities, run_dbt=dbt, stop=interrupt.stop, verbose=verbose)
+        else:
+            outcomes, error = _run_engine(cfg, kind, entities, run_dbt=dbt, stop=interrupt.stop)
+    except Error as exc:
+        fail(str(exc))
+        raise typer.Exit(1) from None
+    print_reports(f"{kind} sync ({cfg.env.value})", outcomes, time.perf_counter() - started)
+    if error:
+        fail(error)
+    if error or any(isinstance(o, SyncError) for o in outcomes):
+        raise typer.Exit(130 if interrupt.stop.is_set() else 1)
+
+
+def _run_engine(
+    cfg: settings_module.Settings, kind: str, entities: list[str] | None, *, run_dbt: bool, stop: threading.Event
+) -> tuple[list[Any], str | None]:
+    """The engine in this process, with a progress bar per entity."""
+    from gruponos.runs import sync_many
+
+    with Bars() as bars:
+        outcomes = sync_many(cfg, kind, entities, progress=bars.update, stop=stop)
+    if stop.is_set() or not run_dbt or any(isinstance(o, SyncError) for o in outcomes):
+        return outcomes, None
+    from gruponos import dbt_runner
+
+    err("dbt build…")
+    result = dbt_runner.invoke(["build"], cfg)
+    if not result.success:
+        return outcomes, f"every entity synced, but dbt build failed: {dbt_runner.failures(result)}"
+    return outcomes, None
+
+
+@app.command()
+def status() -> None:
+    """Per entity: watermark, last run and its state, rows, quarantined rows."""
+    from rich.table import Table
+
+    from gruponos.status import entity_status
+    from gruponos.warehouse import connect
+
+    cfg = settings_module.load()
+    if cfg.warehouse.kind == "duckdb" and not Path(cfg.warehouse.path).exists():
+        err(f"[yellow]no warehouse at {cfg.warehouse.path} yet: run `gruponos demo` or `gruponos sync full` first[/]")
+        raise typer.Exit(1)
+    warehouse = connect(cfg.warehouse)
+    try:
+        rows = entity_status(warehouse, cfg.warehouse.db_schema)
+    finally:
+        warehouse.close()
+    table = Table(title=f"gruponos status ({cfg.env.value}, {cfg.warehouse.kind}, {Path(cfg.warehouse.path).name})")
+    for col in ("entity", "watermark", "state", "finished", "rows", "deleted", "rejected"):
+        table.add_column(col, justify="right" if col in ("rows", "deleted", "rejected") else "left", no_wrap=True)
+    colours = {"ok": "green", "failed": "red", "abandoned": "yellow", "running": "cyan"}
+    for r in rows:
+        state = r.last_status or "never run"
+        table.add_row(
+            r.entity,
+            _when(r.watermark),
+            f"[{colours.get(state, 'default')}]{state}[/]" + (f" ({r.last_mode})" if r.last_mode else ""),
+            _when(r.last_finished_at),
+            "—" if r.rows is None else f"{r.rows:,}",
+            "—" if r.deleted is None else f"{r.deleted:,}",
+            f"[{'yellow' if r.rejected else 'default'}]{r.rejected:,}[/]",
+        )
+    console.print(table)
+    for r in rows:
+        if r.last_status == "failed" and r.last_error:
+            err(f"[red]{r.entity}:[/red] {redact(r.last_error)}")
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+@app.command()
+def entities(
+    pattern: Annotated[
+        list[str] | None, typer.Argument(help="Names or globs (default: the configured selection).")
+    ] = None,
+) -> None:
+    """The entities the WMS serves, and how each selected one is synced (sync class, keys, columns)."""
+    from rich.table import Table
+
+    from gruponos.catalog import discover
+    from gruponos.wms import WmsClient
+
+    cfg = settings_module.load()
+    with WmsClient(cfg.wms) as wms:
+        catalog = discover(wms, cfg.sync, pattern)
+    table = Table(title=f"{len(catalog.selected)} of the {len(catalog.names)} entities the WMS serves")
+    for col in ("entity", "sync class", "key", "replication", "columns"):
+        table.add_column(col, no_wrap=col == "entity")
+    for name in catalog.selected:
+        spec = catalog.spec(name)
+        table.add_row(
+            name, spec.sync_class.value, spec.primary_key, spec.replication_key or "—", str(len(spec.columns))
+        )
+    console.print(table)
+
+
+def _register() -> None:
+    """The commands that live in their own modules."""
+    from gruponos.cli import demo, service, simulator
+
+    app.command()(demo.demo)
+    app.add_typer(service.app, name="service")
+    app.add_typer(simulator.app, name="simulator")
+
+
+_register()
+
+
+def main() -> None:
+    """The console script: an error as one clear line; its traceback in the log (and with --verbose)."""
+    verbose = "--verbose" in sys.argv or "-v" in sys.argv
+    try:
+        app()
+    except Error as exc:
+        if verbose:
+            raise
+        fail(str(exc))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err("[yellow]stopped[/yellow]")
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line here, the traceback in the log file
+        if verbose:
+            raise
+        logging.getLogger("gruponos").exception("unexpected error")
+        fail(f"unexpected {type(exc).__name__}: {exc} (the traceback is in the log; --verbose shows it here)")
+        sys.exit(1)
