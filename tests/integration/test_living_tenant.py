@@ -267,3 +267,41 @@ def test_the_default_overlap_survives_late_commits_up_to_its_own_length(tmp_path
     assert made > 100 and lost == 0
     made, lost = lost_late_commits(tmp_path, timedelta(minutes=32, seconds=30))
     assert lost > made // 10, "a delay beyond the overlap loses the commits that land after the next window"
+
+
+# --- an entity that answers only filtered lists ---------------------------------------------
+
+
+def test_inventory_history_syncs_with_a_documented_filter_combination(tmp_path: Path) -> None:
+    with Simulator(scale=2_000, seed=8) as sim:
+        codes = {"company_id__code": "CO01", "facility_id__code": "DC01"}
+        only_codes = settings_module.load(
+            env="local",
+            wms={"base_url": sim.base_url, "backoff_base_s": 0.01, "max_retries": 1},
+            warehouse={"kind": "duckdb", "path": str(tmp_path / "a.duckdb")},
+            sync={"filters": {"inventory_history": codes}},
+        )
+        wh = connect(only_codes.warehouse)
+        try:
+            with WmsClient(only_codes.wms) as wms:
+                entity = discover(wms, only_codes.sync, ["inventory_history"]).spec("inventory_history")
+                refused = sync_entity(entity, "full", Context(settings=only_codes, wms=wms, warehouse=wh))
+        finally:
+            wh.close()
+        assert isinstance(refused, IOFailure)
+        assert "group_nbr" in str(unsafe_perform_io(refused.failure()))  # the 400 names the combinations
+        documented = codes | {"history_activity_id__gte": "1", "status_id__gte": "0"}
+        cfg = settings_module.load(
+            env="local",
+            wms={"base_url": sim.base_url, "backoff_base_s": 0.01},
+            warehouse={"kind": "duckdb", "path": str(tmp_path / "b.duckdb")},
+            sync={"filters": {"inventory_history": documented}},
+        )
+        report = sync(cfg, "full", "inventory_history")
+        want = {
+            r["id"]
+            for r in sim.tenant.rows("inventory_history")
+            if (r["_k_company_id"], r["_k_facility_id"]) == ("CO01", "DC01")
+        }
+        got = {r["id"] for r in stored(cfg, "inventory_history") if r["_deleted_at"] is None}
+    assert want and got == want and report.inserted == len(want)

@@ -279,12 +279,15 @@ def test_describe_speaks_the_documented_vocabulary_for_every_entity(sim: Simulat
         assert list(body["fields"]) == [f.name for f in spec.fields], name
         assert set(body["parameters"]) == {f.name for f in spec.fields if f.kind is not Kind.SET}
         for field_name, meta in body["fields"].items():
-            assert set(meta) - {"related_entity"} == {"type", "allow_blank", "max_length", "required", "default"}
+            extra = {"related_entity", "related_field"}
+            assert set(meta) - extra == {"type", "allow_blank", "max_length", "required", "default"}
             assert meta["type"] in vocabulary, (name, field_name)
             assert meta["required"] in ("X", "Y", "N", "C"), (name, field_name)
             target = spec.field(field_name).target
             if meta["type"] in ("relation", "related set"):
                 assert meta.get("related_entity") == (target if target in SCHEMA else None), (name, field_name)
+            if meta["type"] == "related set":
+                assert meta["related_field"] == spec.field(field_name).via
             if meta["type"] == "string":
                 assert isinstance(meta["max_length"], int)
     allocation = http.get(sim.base_url + "entity/allocation/describe/").json()["fields"]
