@@ -67,6 +67,23 @@ def _us(delta: timedelta) -> int:
     return int(delta.total_seconds() * 1_000_000)
 
 
+# The natural keys of served entities: a prefix and the id padded to a width (CO01, SO000000042).
+_KEY_FORMATS: dict[str, tuple[str, int]] = {
+    "company": ("CO", 2),
+    "facility": ("DC", 2),
+    "item": ("ITM", 7),
+    "location": ("L", 8),
+    "order_hdr": ("SO", 9),
+    "container": ("LPN", 8),
+    "inventory_attribute": ("ATTR", 3),
+    "vendor": ("V", 5),
+    "batch_number": ("B", 8),
+    "purchase_order_hdr": ("PO", 9),
+    "ib_shipment": ("ASN", 9),
+    "inventory_lock": ("LOCK", 2),
+}
+
+
 def _lpad(prefix: str, expr: str, width: int) -> str:
     return f"'{prefix}' || lpad(cast({expr} as varchar), {width}, '0')"
 
@@ -95,33 +112,12 @@ class Formulas:
 
     def key(self, target: str, ident: str) -> str:
         """SQL for the FK ``key`` of row ``ident`` of ``target`` (what its key field holds)."""
+        if target in _KEY_FORMATS:
+            prefix, width = _KEY_FORMATS[target]
+            return _lpad(prefix, ident, width)
         match target:
-            case "company":
-                return _lpad("CO", ident, 2)
-            case "facility":
-                return _lpad("DC", ident, 2)
-            case "item":
-                return _lpad("ITM", ident, 7)
-            case "location":
-                return _lpad("L", ident, 8)
             case "inventory":
                 return f"'{SCHEMA['inventory'].key_prefix}' || cast({ident} as varchar)"
-            case "order_hdr":
-                return _lpad("SO", ident, 9)
-            case "container":
-                return _lpad("LPN", ident, 8)
-            case "inventory_attribute":
-                return _lpad("ATTR", ident, 3)
-            case "vendor":
-                return _lpad("V", ident, 5)
-            case "batch_number":
-                return _lpad("B", ident, 8)
-            case "purchase_order_hdr":
-                return _lpad("PO", ident, 9)
-            case "ib_shipment":
-                return _lpad("ASN", ident, 9)
-            case "inventory_lock":
-                return _lpad("LOCK", ident, 2)
             case _ if target in LOOKUP_ROWS:
                 spec = SCHEMA[target]
                 at = [f.name for f in spec.fields].index(spec.key)

@@ -398,34 +398,31 @@ class Tenant:
 
     # --- change mechanics ---------------------------------------------------------------
 
-    def _late(self, k: int) -> list[bool]:
-        return [self.late_share > 0 and self._rng.random() < self.late_share for _ in range(k)]
-
     def _modify(self, name: str, ids: list[int], stamps: list[datetime], changes: Changes) -> None:
-        now_ids, now_stamps = [], []
-        for i, stamp, late in zip(ids, stamps, self._late(len(ids)), strict=True):
-            if late:
-                self._pending.append(_Pending(stamp + timedelta(seconds=self.late_s), name, "modify", i, stamp))
-                changes.late.setdefault(name, []).append(i)
-            else:
-                now_ids.append(i)
-                now_stamps.append(stamp)
+        now_ids, now_stamps = self._defer_late(name, "modify", ids, stamps, changes)
         if now_ids:
             self._apply_modify(name, now_ids, now_stamps)
         changes.modified.setdefault(name, []).extend(now_ids)
 
     def _add(self, name: str, ids: list[int], stamps: list[datetime], changes: Changes) -> None:
+        now_ids, now_stamps = self._defer_late(name, "insert", ids, stamps, changes)
+        if now_ids:
+            self._apply_insert(name, now_ids, now_stamps)
+        changes.inserted.setdefault(name, []).extend(now_ids)
+
+    def _defer_late(
+        self, name: str, op: Literal["modify", "insert"], ids: list[int], stamps: list[datetime], changes: Changes
+    ) -> tuple[list[int], list[datetime]]:
+        """Queue the late share of these changes; return the ids and stamps to apply now."""
         now_ids, now_stamps = [], []
-        for i, stamp, late in zip(ids, stamps, self._late(len(ids)), strict=True):
-            if late:
-                self._pending.append(_Pending(stamp + timedelta(seconds=self.late_s), name, "insert", i, stamp))
+        for i, stamp in zip(ids, stamps, strict=True):
+            if self.late_share > 0 and self._rng.random() < self.late_share:
+                self._pending.append(_Pending(stamp + timedelta(seconds=self.late_s), name, op, i, stamp))
                 changes.late.setdefault(name, []).append(i)
             else:
                 now_ids.append(i)
                 now_stamps.append(stamp)
-        if now_ids:
-            self._apply_insert(name, now_ids, now_stamps)
-        changes.inserted.setdefault(name, []).extend(now_ids)
+        return now_ids, now_stamps
 
     def _apply_insert(self, name: str, ids: list[int], stamps: list[datetime]) -> None:
         source = "select unnest($1::bigint[]) as i, unnest($2::timestamp[]) as _created"

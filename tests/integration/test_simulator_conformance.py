@@ -14,20 +14,9 @@ import pytest
 
 from gruponos.simulator import Simulator
 from gruponos.simulator.schema import SCHEMA, Kind
+from tests.integration.test_simulator_api import walk
 
 TZ = timedelta(hours=-3)  # the simulator's facility time zone
-
-
-def walk(http: httpx.Client, url: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    response = http.get(url, params=params)
-    while True:
-        assert response.status_code == 200, response.text
-        body = response.json()
-        out += body["results"]
-        if body["next_page"] is None:
-            return out
-        response = http.get(body["next_page"])
 
 
 def ids(http: httpx.Client, sim: Simulator, entity: str, **params: Any) -> set[int]:
