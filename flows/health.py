@@ -1,6 +1,8 @@
 """``health-check``: the WMS answers and accepts our credentials, the warehouse takes writes,
-every entity's last successful sync is within its freshness limit, and ``dbt source freshness``
-passes for the raw tables the dbt project reads."""
+every selected entity's last successful sync is within its freshness limit, and ``dbt source
+freshness`` passes for the raw tables the dbt project reads. The limits have one home, the dbt
+project's vars (``gruponos.dbt_runner.freshness_hours``). A check reports what it finds now:
+the client retries the WMS within its budget, and the next scheduled check is the retry."""
 
 from __future__ import annotations
 
@@ -11,43 +13,48 @@ from prefect.cache_policies import NONE
 from flows.alerts import alert
 from flows.tasks import settings_for
 from gruponos import dbt_runner
+from gruponos.catalog import discover
 from gruponos.errors import Error
+from gruponos.redact import redact
 from gruponos.settings import Settings
-from gruponos.status import entity_status, stale
 from gruponos.warehouse import connect
+from gruponos.warehouse.status import entity_status, stale
 from gruponos.wms import WmsClient
 
 __all__ = ["health_check"]
 
 
-@task(name="check-wms", cache_policy=NONE, retries=2, retry_delay_seconds=5)
-def check_wms(cfg: Settings) -> list[str]:
-    """Reachable and authorised (``GET entity/`` with our credentials)."""
+@task(name="check wms", cache_policy=NONE)
+def check_wms(cfg: Settings) -> tuple[list[str], list[str]]:
+    """Reachable and authorised (``GET entity/`` with our credentials): (problems, the selected entities)."""
     try:
         with WmsClient(cfg.wms) as wms:
-            wms.ping()
+            return [], list(discover(wms, cfg.sync).selected)
     except Error as exc:
-        return [f"WMS: {exc}"]
-    return []
+        return [f"WMS: {redact(exc)}"], []
 
 
-@task(name="check-warehouse", cache_policy=NONE, retries=2, retry_delay_seconds=5)
-def check_warehouse(cfg: Settings) -> list[str]:
-    """Reachable and writable, and every entity fresh enough."""
+@task(name="check warehouse", cache_policy=NONE)
+def check_warehouse(cfg: Settings, expected: list[str]) -> list[str]:
+    """Reachable and writable, and every selected entity fresh enough (never synced counts as late)."""
     try:
         warehouse = connect(cfg.warehouse)
     except Error as exc:
-        return [f"warehouse: {exc}"]
+        return [f"warehouse: {redact(exc)}"]
     try:
         warehouse.probe()
-        return stale(entity_status(warehouse, cfg.warehouse.db_schema), cfg)
+        statuses = entity_status(warehouse, cfg.warehouse.db_schema)
     except Error as exc:
-        return [f"warehouse: {exc}"]
+        return [f"warehouse: {redact(exc)}"]
     finally:
         warehouse.close()
+    limits = dbt_runner.freshness_hours(cfg)
+    known = {s.entity for s in statuses}
+    never = [f"{name}: never synced successfully" for name in expected if name not in known]
+    return never + stale([s for s in statuses if not expected or s.entity in expected], limits)
 
 
-@task(name="check-source-freshness", cache_policy=NONE)
+@task(name="check source freshness", cache_policy=NONE)
 def check_source_freshness(cfg: Settings) -> list[str]:
     """``dbt source freshness`` over the raw tables: an ``error`` is a problem, a ``warn`` a warning."""
     logger = get_run_logger()
@@ -72,7 +79,8 @@ def check_source_freshness(cfg: Settings) -> list[str]:
 def health_check(env: str = "local") -> list[str]:
     """Fails (and alerts) naming every problem found; returns the checks passed otherwise."""
     cfg = settings_for(env)
-    problems = check_wms(cfg) + check_warehouse(cfg)
+    problems, expected = check_wms(cfg)
+    problems += check_warehouse(cfg, expected)
     if not problems:  # dbt's own view of the sources (loaded_at_field + freshness per source)
         problems += check_source_freshness(cfg)
     lines = [f"# Health check ({env})", ""] + ([f"- ❌ {p}" for p in problems] or ["All checks passed."])

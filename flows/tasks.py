@@ -318,5 +318,7 @@ def sync_entity(cfg: settings_module.Settings, spec: EntitySpec, mode: Mode, now
         return SyncError(spec.name, "lock", redact(exc), exc.retryable)
     except (Transient, Failed) as exc:
         return exc.error
+    except pipeline.Stopped:  # Ctrl-C in an ad hoc run: the CLI asked every step to stop
+        return SyncError(spec.name, "extract", "stopped by the user; a rerun resumes", True)
     finally:
         warehouse.close()

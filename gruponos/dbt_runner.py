@@ -46,6 +46,7 @@ __all__ = [
     "dbt_target",
     "environment",
     "failures",
+    "freshness_hours",
     "invoke",
     "release_duckdb",
     "top_facilities",
@@ -148,6 +149,11 @@ def dbt_args(
     """
     args = [*command.split(), "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     args += ["--target", dbt_target(settings)]
+    overrides = _freshness_overrides(settings)
+    if overrides:  # the same limits the health check applies
+        import json
+
+        args += ["--vars", json.dumps({f"freshness_error_hours_{k}": v for k, v in overrides.items()})]
     if target_path is not None:
         args += ["--target-path", str(target_path)]
     if log_path is not None:
@@ -206,6 +212,27 @@ def invoke(
             return dbtRunner().invoke(full)
     finally:
         release_duckdb()
+
+
+def freshness_hours(settings: Settings) -> dict[str, float]:
+    """The freshness error limits in hours by sync class (``operational``, ``master``).
+
+    One home: the dbt project's vars (``freshness_error_hours_*``), which its sources read;
+    ``GRUPONOS_FLOWS__FRESHNESS_HOURS_*`` override them here and in dbt (:func:`dbt_args`).
+    """
+    import yaml  # type: ignore[import-untyped]
+
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
+    limits = {kind: float(project["vars"][f"freshness_error_hours_{kind}"]) for kind in ("operational", "master")}
+    for kind, value in _freshness_overrides(settings).items():
+        limits[kind] = value
+    return limits
+
+
+def _freshness_overrides(settings: Settings) -> dict[str, float]:
+    flows = settings.flows
+    given = {"operational": flows.freshness_hours_operational, "master": flows.freshness_hours_master}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def failures(result: dbtRunnerResult) -> str:

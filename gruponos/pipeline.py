@@ -1,5 +1,8 @@
 """One entity's sync as one chain: plan → start → extract → validate → load → finish.
 
+The plan (``gruponos.plan``) and the values the steps pass along are re-exported here: this
+module is the face of a sync.
+
     report = sync_entity(spec, "incremental", ctx)      # IOResult[EntityReport, SyncError]
 
 ``sync_entity`` streams: pages are validated and loaded as they arrive, holding the entity's
@@ -20,12 +23,10 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
-from typing import Literal
 
 import pyarrow as pa
 from returns import pipeline
@@ -34,12 +35,13 @@ from returns.pointfree import bind_ioresult
 from returns.result import Failure
 
 from gruponos.entities import EntitySpec
-from gruponos.errors import ConcurrentRunError, Error, SyncError, WarehouseError, WmsError
+from gruponos.errors import ConcurrentRunError, SyncError, WarehouseError, WmsError
+from gruponos.plan import Context, Mode, Plan, Stopped, error, expected_rows, make_plan, required_filters
 from gruponos.quality import Checked, Rejection, check
 from gruponos.redact import redact
 from gruponos.settings import Settings
 from gruponos.warehouse import Checkpoint, RunRecord, Warehouse
-from gruponos.wms import Extraction, Page, Scan, Window, WmsClient, extract
+from gruponos.wms import Extraction, Page, WmsClient, extract
 
 __all__ = [
     "Context",
@@ -60,60 +62,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["full", "incremental"]
 Progress = Callable[[str, int], None]
-
-
-@dataclass(slots=True)
-class Context:
-    """What a sync needs: settings, an open WMS client and warehouse, the run's identity."""
-
-    settings: Settings
-    wms: WmsClient
-    warehouse: Warehouse
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    now: datetime | None = None  # the WMS's clock at the start of the run (ping)
-    progress: Progress | None = None  # called with (entity, rows so far); may raise ``Stopped``
-    on_plan: Callable[[Plan], None] | None = None  # told the plan before anything is read
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What one run of one entity reads, decided before it reads anything.
-
-    ``generation`` is the full sync this run belongs to (its id is stamped on every row it
-    sees; rows no generation-mate saw are marked deleted at the finish); ``resume_after`` is
-    the id after which a crashed full sync continues.
-    """
-
-    spec: EntitySpec
-    mode: Mode
-    run_id: str
-    started_at: datetime
-    window: Window | None
-    resume_after: int | None
-    generation: str | None
-    generation_started_at: datetime | None
-    stamp: str  # stamped on every row loaded: the generation, or the run id
-    watermark_before: datetime | None
-    filters: tuple[tuple[str, str], ...] = ()
-
-    def record(self, run_id: str | None = None) -> RunRecord:
-        """The run log row of this plan (``run_id``: a retry's own id)."""
-        return RunRecord(
-            run_id=run_id or self.run_id,
-            entity=self.spec.name,
-            mode=self.mode,
-            started_at=self.started_at,
-            window_start=self.window.start if self.window else None,
-            window_end=self.window.end if self.window else None,
-        )
-
-    def where(self) -> str | None:
-        """The window (or resume point), as error messages name it."""
-        if self.window is not None:
-            return str(self.window)
-        return None if self.resume_after is None else f"ids after {self.resume_after}"
 
 
 @dataclass(slots=True)
@@ -175,24 +124,6 @@ def sync_entity(spec: EntitySpec, mode: Mode, ctx: Context) -> IOResult[EntityRe
         return IOFailure(SyncError(spec.name, "lock", redact(exc), exc.retryable))
 
 
-class Stopped(Exception):
-    """Raised by a progress callback to stop a sync at its next page (Ctrl-C): the run log says so."""
-
-
-def expected_rows(plan: Plan, wms: WmsClient) -> int | None:
-    """How many records the plan will read, as the WMS counts them now (None if it will not say)."""
-    scan = Scan(
-        window=plan.window,
-        after_id=plan.resume_after,
-        filters=plan.filters,
-        window_key=plan.spec.replication_key or "mod_ts",
-    )
-    try:
-        return wms.count(plan.spec, scan.params(after_id=None, page_size=1, page_mode="paged", ordered=False))
-    except Error:
-        return None
-
-
 def _stream(plan: Plan, *, ctx: Context, started: float) -> IOResult[EntityReport, SyncError]:
     """Extract, validate and load page by page, then finish."""
     if ctx.on_plan is not None:
@@ -205,73 +136,6 @@ def _stream(plan: Plan, *, ctx: Context, started: float) -> IOResult[EntityRepor
 
 
 # --- the steps ---------------------------------------------------------------------------
-
-
-def required_filters(spec: EntitySpec, settings: Settings) -> IOResult[tuple[tuple[str, str], ...], SyncError]:
-    """The fixed filters of ``spec`` (``GRUPONOS_SYNC__FILTERS``); a failure names the combinations it needs."""
-    given = settings.sync.filters.get(spec.name, {})
-    if spec.required_filters and not any(all(k in given for k in combo) for combo in spec.required_filters):
-        combos = " or ".join(" + ".join(combo) for combo in spec.required_filters)
-        example = ", ".join(f'"{k}": "…"' for k in spec.required_filters[0])
-        return IOFailure(
-            SyncError(
-                spec.name,
-                "plan",
-                f"the WMS answers {spec.name} only with one of these filter sets: {combos}; set "
-                f"GRUPONOS_SYNC__FILTERS='{{\"{spec.name}\": {{{example}}}}}'",
-            )
-        )
-    return IOSuccess(tuple(sorted(given.items())))
-
-
-def make_plan(spec: EntitySpec, mode: Mode, ctx: Context) -> IOResult[Plan, SyncError]:
-    """Tables ready; the window from the watermark, or the full sync's generation and resume point."""
-
-    def at(filters: tuple[tuple[str, str], ...]) -> IOResult[Plan, SyncError]:
-        return _clock(spec, ctx).bind(partial(_decide, spec, mode, ctx, filters))
-
-    return required_filters(spec, ctx.settings).bind(at)
-
-
-def _clock(spec: EntitySpec, ctx: Context) -> IOResult[datetime, SyncError]:
-    if ctx.now is not None:
-        return IOSuccess(ctx.now)
-    return impure_safe(exceptions=(WmsError,))(ctx.wms.ping)().alt(partial(_error, spec.name, "extract", None))
-
-
-def _decide(
-    spec: EntitySpec, mode: Mode, ctx: Context, filters: tuple[tuple[str, str], ...], now: datetime
-) -> IOResult[Plan, SyncError]:
-    def prepare_and_read() -> Plan:
-        ctx.warehouse.prepare(spec)
-        state = ctx.warehouse.state(spec.name)
-        effective: Mode = mode if spec.incremental else "full"
-        window = generation = generation_started_at = resume_after = None
-        stamp = state.full_run_id or ctx.run_id  # a pending full sync's generation stamps other runs' rows too
-        if effective == "incremental":
-            overlap = timedelta(minutes=ctx.settings.wms.overlap_minutes)
-            window = Window.since(state.watermark, until=now, overlap=overlap)
-        elif state.full_started_at is not None and state.full_run_id:  # unfinished: resume after its checkpoint
-            generation, generation_started_at = state.full_run_id, state.full_started_at
-            resume_after = state.checkpoint_id
-            log.info("%s: resuming the full sync of %s after id %s", spec.name, generation_started_at, resume_after)
-        else:
-            generation, generation_started_at, stamp = ctx.run_id, now, ctx.run_id
-        return Plan(
-            spec=spec,
-            mode=effective,
-            run_id=ctx.run_id,
-            started_at=now,
-            window=window,
-            resume_after=resume_after,
-            generation=generation,
-            generation_started_at=generation_started_at,
-            stamp=stamp,
-            watermark_before=state.watermark,
-            filters=filters,
-        )
-
-    return impure_safe(exceptions=(WarehouseError,))(prepare_and_read)().alt(partial(_error, spec.name, "plan", None))
 
 
 def extraction(plan: Plan, wms: WmsClient) -> Extraction:
@@ -382,7 +246,7 @@ def load(
     run = plan.record(run_id)
     tally = _Tally(run=run, started=time.perf_counter() if started is None else started)
     started_run: IOResult[None, SyncError] = impure_safe(exceptions=(WarehouseError,))(warehouse.start_run)(run).alt(
-        partial(_error, plan.spec.name, "load", plan.where())
+        partial(error, plan.spec.name, "load", plan.where())
     )
     result: IOResult[EntityReport, SyncError] = pipeline.flow(
         started_run,
@@ -416,15 +280,16 @@ def _load_parts(plan: Plan, warehouse: Warehouse, tally: _Tally, parts: Iterable
             run.rejected += len(part.rejections)
             run.inserted += counts.inserted
             run.updated += counts.updated
-            tally.restored += getattr(counts, "restored", 0)
+            run.restored += counts.restored
+            tally.restored += counts.restored
     except Broken as exc:
         return IOFailure(exc.error)
     except Stopped:
         return IOFailure(SyncError(spec.name, "extract", "stopped by the user; a rerun resumes", True, plan.where()))
     except WmsError as exc:
-        return IOFailure(_error(spec.name, "extract", plan.where(), exc))
+        return IOFailure(error(spec.name, "extract", plan.where(), exc))
     except WarehouseError as exc:
-        return IOFailure(_error(spec.name, "load", plan.where(), exc))
+        return IOFailure(error(spec.name, "load", plan.where(), exc))
     except OSError as exc:  # a landing file vanished or is unreadable
         return IOFailure(SyncError(spec.name, "load", f"cannot read the landing: {exc}", True, plan.where()))
     return IOSuccess(None)
@@ -460,7 +325,7 @@ def finish(plan: Plan, warehouse: Warehouse, tally: _Tally) -> IOResult[EntityRe
     unseen_by = plan.generation if plan.mode == "full" else None
     finished = impure_safe(exceptions=(WarehouseError,))(warehouse.finish)(
         spec, run, watermark=watermark, unseen_by=unseen_by
-    ).alt(partial(_error, spec.name, "finish", plan.where()))
+    ).alt(partial(error, spec.name, "finish", plan.where()))
 
     def report(deleted: int) -> EntityReport:
         run.deleted = deleted
@@ -496,9 +361,3 @@ def _failed(warehouse: Warehouse, run: RunRecord, error: SyncError) -> IOResult[
     except WarehouseError as exc:  # the warehouse is gone: say so beside the first error
         log.error("%s: could not log the failure in the warehouse: %s", run.entity, redact(exc))
     return IOFailure(error)
-
-
-def _error(entity: str, step: str, where: str | None, exc: Exception) -> SyncError:
-    """A foreign error as the railway's value: its message redacted, retryable as its source says."""
-    retryable = bool(getattr(exc, "retryable", False)) if isinstance(exc, Error) else False
-    return SyncError(entity, step, redact(exc), retryable, where)

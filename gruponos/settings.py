@@ -198,8 +198,10 @@ class FlowSettings(BaseModel):
     results_path: str = "data/prefect-results"  # persisted task results (the cache)
     landing_path: str = "data/landing"  # extractions waiting to be loaded
     webhook_url: SecretStr | None = None  # alerts: failed, crashed or late runs (POSTed JSON)
-    freshness_hours_operational: Annotated[float, Field(gt=0)] = 4.0
-    freshness_hours_master: Annotated[float, Field(gt=0)] = 8 * 24.0
+    # freshness limits (hours): unset, the dbt project's vars decide (transform/dbt_project.yml);
+    # set, they override those vars for the health check and dbt's source freshness alike
+    freshness_hours_operational: Annotated[float | None, Field(gt=0)] = None
+    freshness_hours_master: Annotated[float | None, Field(gt=0)] = None
 
 
 class Settings(BaseSettings):

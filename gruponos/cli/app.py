@@ -143,8 +143,8 @@ def status() -> None:
     """Per entity: watermark, last run and its state, rows, quarantined rows."""
     from rich.table import Table
 
-    from gruponos.status import entity_status
     from gruponos.warehouse import connect
+    from gruponos.warehouse.status import entity_status
 
     cfg = settings_module.load()
     if cfg.warehouse.kind == "duckdb" and not Path(cfg.warehouse.path).exists():

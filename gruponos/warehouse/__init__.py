@@ -1,20 +1,39 @@
-"""Targets: raw tables per entity, run log, quarantine and sync state (see ``base``).
+"""Targets: raw tables per entity, run log, quarantine and sync state.
 
-duckdb.py     the embedded default (a file)
-postgres.py   psycopg 3 against a PostgreSQL server
-oracle.py     python-oracledb (thin mode) against Oracle / Autonomous Database
+base.py           the values that cross the line (run record, state, checkpoint, counts); ``quote``
+adapter.py        ``Warehouse``: what the pipeline calls, and the load sequence every target shares
+sql/              the SQL, one module per dialect over the statements they share
+duckdb.py         the embedded default (a file)
+postgres.py       psycopg 3 against a PostgreSQL server
+oracle.py         python-oracledb (thin mode) against Oracle / Autonomous Database
+oracle_values.py  values between Arrow and python-oracledb
+status.py         what the warehouse knows of each entity (``gruponos status``, health check)
 """
 
 from __future__ import annotations
 
+from gruponos.errors import WarehouseError
 from gruponos.settings import WarehouseSettings
-from gruponos.warehouse.base import Checkpoint, LoadCounts, RunRecord, SyncState, Warehouse, quote
+from gruponos.warehouse.adapter import Warehouse
+from gruponos.warehouse.base import Checkpoint, LoadCounts, RunRecord, SyncState, quote
+from gruponos.warehouse.status import EntityStatus, entity_status, stale
 
-__all__ = ["Checkpoint", "LoadCounts", "RunRecord", "SyncState", "Warehouse", "connect", "quote"]
+__all__ = [
+    "Checkpoint",
+    "EntityStatus",
+    "LoadCounts",
+    "RunRecord",
+    "SyncState",
+    "Warehouse",
+    "connect",
+    "entity_status",
+    "quote",
+    "stale",
+]
 
 
 def connect(settings: WarehouseSettings) -> Warehouse:
-    """Open the configured warehouse."""
+    """Open the configured warehouse (its control tables created or brought up to date)."""
     if settings.kind == "duckdb":
         from gruponos.warehouse.duckdb import DuckDBWarehouse
 
@@ -22,7 +41,8 @@ def connect(settings: WarehouseSettings) -> Warehouse:
     if settings.kind == "postgres":
         from gruponos.warehouse.postgres import PostgresWarehouse
 
-        assert settings.dsn is not None
+        if settings.dsn is None:
+            raise WarehouseError("GRUPONOS_WAREHOUSE__DSN must be set for the PostgreSQL warehouse", retryable=False)
         return PostgresWarehouse(dsn=settings.dsn.get_secret_value(), schema=settings.db_schema)
     from gruponos.warehouse.oracle import OracleWarehouse
 

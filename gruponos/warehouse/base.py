@@ -1,43 +1,34 @@
-"""What every warehouse adapter offers, and the values that cross that line.
+"""The values that cross the line between the pipeline and a warehouse, and the name rule.
 
-One run of one entity, as the pipeline drives it::
+``SyncState`` (what the warehouse remembers of an entity), ``RunRecord`` (a run as the run
+log holds it), ``Checkpoint`` (a full sync's progress), ``LoadCounts`` (what one load did).
+The warehouse itself is ``adapter.Warehouse``.
 
-    with wh.lock(entity):                      # a second run of the entity fails clearly
-        wh.prepare(spec, extra)                # create / evolve the raw table
-        state = wh.state(entity)               # watermark, full-sync checkpoint
-        wh.start_run(run)                      # run log row: running
-        for batch, rejections in …:
-            wh.load(spec, batch, rejections, run, checkpoint)   # ONE transaction each
-        wh.finish(spec, run, watermark=…, unseen_by=…)          # ONE transaction
-
-``load`` stages the batch, MERGEs it where the incoming ``mod_ts`` is newer or equal,
-quarantines rejected rows, adds the counts to the run log and moves the full-sync
-checkpoint — all committed together, so a crash at any point leaves either all of it or
-none of it. ``finish`` marks rows a full sync did not see as deleted, sets the watermark
-and closes the run log, again together.
+Identifiers. Every table and column name is checked by :func:`quote` before it reaches SQL:
+letters, digits and ``_``, not starting with a digit, at most 63 characters. Field names
+that are not like that are the catalog's to make safe before they get here; ``quote``
+refuses them with a non-retryable ``WarehouseError`` (no statement runs).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
 
 import pyarrow as pa
 
 from gruponos.entities import EntitySpec
-from gruponos.quality import Rejection
+from gruponos.errors import WarehouseError
 
 __all__ = [
+    "META_COLUMNS",
     "Checkpoint",
     "LoadCounts",
     "RunRecord",
     "SyncState",
-    "Warehouse",
     "crash_point",
     "quote",
     "table_columns",
@@ -55,9 +46,16 @@ META_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
 
 
 def quote(name: str) -> str:
-    """A validated, double-quoted SQL identifier (never formatted from data)."""
+    """A validated, double-quoted SQL identifier (never formatted from data).
+
+    Raises a non-retryable ``WarehouseError`` for anything but a plain name.
+    """
     if not _IDENT.match(name):
-        raise ValueError(f"invalid SQL identifier {name!r}")
+        raise WarehouseError(
+            f"{name!r} is not a usable SQL identifier (letters, digits and _, not starting with a digit, "
+            "at most 63 characters); nothing was run",
+            retryable=False,
+        )
     return f'"{name}"'
 
 
@@ -93,6 +91,7 @@ class RunRecord:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+    restored: int = 0  # rows marked deleted that the run brought back (also counted in updated/unchanged)
     result_count: int | None = None
     status: str = "running"
     error: str | None = None
@@ -109,77 +108,18 @@ class Checkpoint:
 
 @dataclass(slots=True)
 class LoadCounts:
-    """What one ``load`` did."""
+    """What one ``load`` did: ``inserted + updated + unchanged`` rows were staged.
+
+    ``restored`` counts staged ids whose stored row was marked deleted and is live again (a
+    false delete repaired, an undelete in the WMS); each of them is also counted as updated
+    (newer ``mod_ts``) or unchanged.
+    """
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    restored: int = 0
     rejected: int = 0
-    columns_added: list[str] = field(default_factory=list)
-
-
-class Warehouse(Protocol):
-    """A target the pipeline loads into (DuckDB, PostgreSQL, Oracle)."""
-
-    kind: str
-
-    def lock(self, entity: str) -> AbstractContextManager[None]:
-        """Hold the entity for this run; raise ``ConcurrentRunError`` if another run has it."""
-        ...
-
-    def prepare(self, spec: EntitySpec, extra: Sequence[str] = ()) -> list[str]:
-        """Create the raw and control tables, add missing columns; returns columns added."""
-        ...
-
-    def state(self, entity: str) -> SyncState: ...
-
-    def start_run(self, run: RunRecord) -> None:
-        """Log the run as running (and any run left running by a crash as abandoned)."""
-        ...
-
-    def load(
-        self,
-        spec: EntitySpec,
-        batch: pa.RecordBatch,
-        rejections: Sequence[Rejection],
-        run: RunRecord,
-        *,
-        seen: str,
-        checkpoint: Checkpoint | None,
-    ) -> LoadCounts:
-        """Stage + MERGE + quarantine + run-log counts + checkpoint, in one transaction."""
-        ...
-
-    def finish(self, spec: EntitySpec, run: RunRecord, *, watermark: datetime | None, unseen_by: str | None) -> int:
-        """Mark rows generation ``unseen_by`` did not see as deleted (full), set the watermark,
-        close the run log: one transaction."""
-        ...
-
-    def fail(self, run: RunRecord, error: str) -> None:
-        """Close the run log as failed (its own transaction; the watermark does not move)."""
-        ...
-
-    def rows(self, entity: str) -> Iterator[dict[str, object]]:
-        """The raw table's rows (for tests and reconciliation)."""
-        ...
-
-    def probe(self) -> None:
-        """Prove the warehouse takes writes (a write that changes nothing); raise ``WarehouseError``."""
-        ...
-
-    def ident(self, name: str) -> str:
-        """A column name quoted as this warehouse stores it."""
-        ...
-
-    def table(self, name: str) -> str:
-        """A table of the warehouse's schema, qualified and quoted as this warehouse stores it."""
-        ...
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read-only query (status, health, tests); binds in the adapter's style."""
-        ...
-
-    def close(self) -> None: ...
 
 
 _CRASH_COUNTS: dict[str, int] = {}

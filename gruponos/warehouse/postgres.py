@@ -1,271 +1,197 @@
 """PostgreSQL (psycopg 3): COPY into a temporary staging table, then MERGE (PostgreSQL ≥ 15).
 
-A run holds a session-level advisory lock on a connection of its own, so a second run of
-the same entity fails at once, and a lock held by a process that died is freed by the
-server with its session.
+A run holds a session-level advisory lock on a connection of its own, for as long as the
+run lasts (minutes): the loads use another connection, so the lock never blocks them, a
+second run of the same entity fails at once, and a lock held by a process that died is
+freed by the server with its session. Before each write the run checks that its lock's
+session is still alive.
+
+The DSN is checked when the adapter is built: one libpq cannot parse gives a
+``WarehouseError`` that quotes nothing of it (libpq's own message quotes the part it
+choked on, which may be the password).
 """
 
 from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from psycopg.rows import dict_row
+from psycopg.conninfo import conninfo_to_dict
 
 from gruponos.entities import EntitySpec
 from gruponos.errors import ConcurrentRunError, WarehouseError
-from gruponos.quality import Rejection
-from gruponos.warehouse.base import Checkpoint, LoadCounts, RunRecord, SyncState, crash_point, quote
-from gruponos.warehouse.sql import POSTGRES, control_ddl, counts_sql, merge_sql, raw_ddl
+from gruponos.redact import register
+from gruponos.warehouse.adapter import Fault, Staged, Warehouse, describe
+from gruponos.warehouse.sql.postgres import POSTGRES, reserved_schema
 
-__all__ = ["PostgresWarehouse"]
+__all__ = ["PostgresWarehouse", "classify"]
 
 _CSV = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 
+# SQLSTATE classes and codes that can heal: the connection, a conflict, resources, the server
+_RETRY_CLASSES = {
+    "08": "lost connection",
+    "40": "serialization failure or deadlock",
+    "53": "insufficient resources (too many connections?)",
+    "57": "server shutting down, or statement cancelled by a timeout",
+}
+_RETRY_STATES = {"55P03": "lock timeout"}
+_FIXED_CLASSES = {
+    "22": "data error",
+    "23": "constraint violation",
+    "28": "authentication failed",
+    "3D": "no such database",
+    "3F": "no such schema",
+    "42": "identifier or DDL error",
+}
+# libpq refuses a connection for reasons a retry cannot change (no SQLSTATE at connect time)
+_REFUSALS = ("password authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied",
+             "certificate")  # fmt: skip
 
-class PostgresWarehouse:
+
+def classify(exc: BaseException) -> Fault:
+    """By SQLSTATE: connection (08), conflicts (40), resources (53), shutdown/timeouts (57),
+    lock timeout (55P03) may heal; data (22), constraints (23), names and grants (42) will not."""
+    state = exc.sqlstate if isinstance(exc, psycopg.Error) else None
+    if state:
+        if state in _RETRY_STATES:
+            return Fault(True, _RETRY_STATES[state])
+        if state[:2] in _RETRY_CLASSES:
+            return Fault(True, _RETRY_CLASSES[state[:2]])
+        if state == "42501":
+            return Fault(False, "permission denied")
+        return Fault(False, _FIXED_CLASSES.get(state[:2], f"database error {state}"))
+    if isinstance(exc, psycopg.OperationalError):
+        text = str(exc).lower()
+        if any(refusal in text for refusal in _REFUSALS):
+            return Fault(False, "connection refused by the server's rules")
+        return Fault(True, "connection failed or lost")
+    return Fault(False, "database error")
+
+
+def _checked(dsn: str) -> str:
+    """The DSN, if libpq can parse it; its secrets registered with ``redact``."""
+    try:
+        parts = conninfo_to_dict(dsn)
+    except (psycopg.Error, ValueError):  # ValueError: a '%' escape that is not UTF-8
+        raise WarehouseError(
+            "GRUPONOS_WAREHOUSE__DSN is not a connection string PostgreSQL's libpq can read (a space in a URI, "
+            "'%' not followed by two hex digits, an unclosed '[' of an IPv6 host…): percent-encode the special "
+            "characters of the password",
+            retryable=False,
+        ) from None
+    password = parts.get("password")
+    register(dsn, password if isinstance(password, str) else None)
+    return dsn
+
+
+class PostgresWarehouse(Warehouse):
     """Raw tables, run log and quarantine in a PostgreSQL schema."""
 
     kind = "postgres"
+    dialect = POSTGRES
+    _classify = staticmethod(classify)
 
     def __init__(self, *, dsn: str, schema: str = "wms_raw") -> None:
-        self._dsn = dsn
-        self.schema = schema
+        super().__init__(schema=schema)
+        self._dsn = _checked(dsn)
         self._mutex = threading.RLock()
         self._db: psycopg.Connection[Any] | None = None
-        with self._mutex, self._transaction("*", "prepare") as cur:
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-            for ddl in control_ddl(POSTGRES, schema):
-                cur.execute(ddl)
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
 
-    def __repr__(self) -> str:
-        return f"PostgresWarehouse(schema={self.schema!r})"  # never the DSN: it may hold a password
-
-    def _t(self, name: str) -> str:
-        return f"{quote(self.schema)}.{quote(name)}"
-
-    def _connect(self) -> psycopg.Connection[Any]:
+    def _connect(self, entity: str, step: str) -> psycopg.Connection[Any]:
+        conn: psycopg.Connection[Any] | None = None
         try:
             conn = psycopg.connect(self._dsn, autocommit=False, application_name="gruponos")
+            conn.execute("SET TIME ZONE 'UTC'")
+            conn.commit()
         except psycopg.Error as exc:
-            raise WarehouseError(f"cannot connect to PostgreSQL: {_first_line(exc)}") from None
-        with conn.cursor() as cur:
-            cur.execute("SET TIME ZONE 'UTC'")
-        conn.commit()
+            if conn is not None:
+                conn.close()
+            raise self._driver_error(entity, step, exc, ": cannot connect to PostgreSQL") from None
         return conn
 
-    def _conn(self) -> psycopg.Connection[Any]:
+    def _conn(self, entity: str, step: str) -> psycopg.Connection[Any]:
         """The working connection, reopened if the server closed it."""
         if self._db is None or self._db.closed or self._db.broken:
-            self._db = self._connect()
+            self._db = self._connect(entity, step)
         return self._db
+
+    # --- the lock: a session advisory lock on a connection of its own -------------------
 
     @contextmanager
     def lock(self, entity: str) -> Iterator[None]:
-        conn = self._connect()
-        conn.autocommit = True
+        conn = self._connect(entity, "lock")
         try:
-            key = f"gruponos:{self.schema}:{entity}"
-            row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key]).fetchone()
+            conn.autocommit = True
+            try:
+                row = conn.execute(POSTGRES.try_lock_sql(), {"b_key": f"gruponos:{self.schema}:{entity}"}).fetchone()
+            except psycopg.Error as exc:
+                raise self._driver_error(entity, "lock", exc, " in PostgreSQL") from None
             if not row or not row[0]:
                 raise ConcurrentRunError(f"{entity}: another run of this entity holds its lock in schema {self.schema}")
-            yield
+            self._hold(entity, conn)
+            try:
+                yield
+            finally:
+                self._release(entity)
         finally:
             conn.close()  # closing the session frees the advisory lock
 
-    def prepare(self, spec: EntitySpec, extra: Sequence[str] = ()) -> list[str]:
-        with self._mutex, self._transaction(spec.name, "prepare") as cur:
-            cur.execute(raw_ddl(POSTGRES, self.schema, spec))
-            cur.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
-                [self.schema, spec.name],
-            )
-            have = {r[0] for r in cur.fetchall()}
-            added = [name for name in extra if name not in have]
-            for name in added:
-                cur.execute(f"ALTER TABLE {self._t(spec.name)} ADD COLUMN {quote(name)} TEXT")
-            return added
+    def _alive(self, handle: Any) -> bool:
+        try:
+            handle.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
 
-    def state(self, entity: str) -> SyncState:
-        with self._mutex, self._transaction(entity, "state") as cur:
-            cur.execute(
-                "SELECT watermark, full_started_at, checkpoint_id, full_run_id "
-                f"FROM {self._t('_sync_state')} WHERE entity = %s",
-                [entity],
-            )
-            row = cur.fetchone()
-        return SyncState(*row) if row else SyncState()
+    # --- dialect hooks -------------------------------------------------------------
 
-    def start_run(self, run: RunRecord) -> None:
-        with self._mutex, self._transaction(run.entity, "start") as cur:
-            cur.execute(
-                f"UPDATE {self._t('_sync_runs')} SET status = 'abandoned', finished_at = %s, "
-                "error = 'left running by a run that died' WHERE entity = %s AND status = 'running'",
-                [_now(), run.entity],
-            )
-            cur.execute(
-                f"INSERT INTO {self._t('_sync_runs')} VALUES "
-                "(%s, %s, %s, %s, %s, %s, NULL, 'running', 0, 0, 0, 0, 0, %s, NULL)",
-                [run.run_id, run.entity, run.mode, run.window_start, run.window_end, run.started_at, run.result_count],
-            )
+    def _reserved(self, cur: Any) -> bool:
+        return reserved_schema(self.schema)
 
-    def load(
-        self,
-        spec: EntitySpec,
-        batch: pa.RecordBatch,
-        rejections: Sequence[Rejection],
-        run: RunRecord,
-        *,
-        seen: str,
-        checkpoint: Checkpoint | None,
-    ) -> LoadCounts:
-        counts = LoadCounts(rejected=len(rejections))
-        stage = quote(f"_stage_{spec.name}")
-        with self._mutex, self._transaction(spec.name, "load") as cur:
-            if batch.num_rows:
-                cur.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {self._t(spec.name)}) ON COMMIT DELETE ROWS"
-                )
-                cols = ", ".join(quote(n) for n in batch.schema.names)
-                buffer = io.BytesIO()
-                pa_csv.write_csv(batch, buffer, _CSV)
-                with cur.copy(f"COPY {stage} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(buffer.getbuffer())
-                dedup = (
-                    f"(SELECT DISTINCT ON ({quote(spec.primary_key)}) {cols} FROM {stage} "
-                    f"ORDER BY {quote(spec.primary_key)}, {quote(spec.replication_key)} DESC)"
-                )
-                crash_point("before_merge")
-                cur.execute(counts_sql(self.schema, spec, dedup))
-                new, newer = cur.fetchone() or (0, 0)
-                now = _now()
-                cur.execute(
-                    merge_sql(POSTGRES, self.schema, spec, batch.schema.names, dedup),
-                    [now, run.run_id, seen, seen, now, run.run_id, seen],
-                )
-                counts.inserted, counts.updated = int(new), int(newer)
-                counts.unchanged = batch.num_rows - counts.inserted - counts.updated
-                crash_point("during_merge")
-            if rejections:
-                cur.executemany(
-                    f"INSERT INTO {self._t('_rejected')} VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    [
-                        [run.run_id, spec.name, r.record_id, r.rule, r.message, r.raw.decode(), _now()]
-                        for r in rejections
-                    ],
-                )
-            cur.execute(
-                f"UPDATE {self._t('_sync_runs')} SET extracted = extracted + %s, rejected = rejected + %s, "
-                "inserted = inserted + %s, updated = updated + %s WHERE run_id = %s AND entity = %s",
-                [
-                    batch.num_rows + len(rejections),
-                    len(rejections),
-                    counts.inserted,
-                    counts.updated,
-                    run.run_id,
-                    spec.name,
-                ],
-            )
-            if checkpoint is not None:
-                self._upsert_state(
-                    cur,
-                    spec.name,
-                    run.run_id,
-                    full_started_at=checkpoint.full_started_at,
-                    checkpoint_id=checkpoint.last_id,
-                    full_run_id=checkpoint.generation,
-                )
-        crash_point("after_merge")
-        return counts
+    def _serialise_ddl(self, cur: Any) -> None:
+        cur.execute(POSTGRES.ddl_lock_sql(), {"b_key": f"gruponos:ddl:{self.schema}"})
 
-    def finish(self, spec: EntitySpec, run: RunRecord, *, watermark: datetime | None, unseen_by: str | None) -> int:
-        deleted = 0
-        with self._mutex, self._transaction(spec.name, "finish") as cur:
-            if unseen_by is not None:
-                cur.execute(
-                    f"UPDATE {self._t(spec.name)} SET _deleted_at = %s "
-                    "WHERE _seen_run IS DISTINCT FROM %s AND _deleted_at IS NULL",
-                    [_now(), unseen_by],
-                )
-                deleted = cur.rowcount
-            if watermark is not None:
-                done = {"full_started_at": None, "checkpoint_id": None, "full_run_id": None} if unseen_by else {}
-                self._upsert_state(cur, spec.name, run.run_id, watermark=watermark, **done)
-            cur.execute(
-                f"UPDATE {self._t('_sync_runs')} SET status = 'ok', finished_at = %s, deleted = %s, result_count = %s "
-                "WHERE run_id = %s AND entity = %s",
-                [_now(), deleted, run.result_count, run.run_id, spec.name],
-            )
-        return deleted
+    def _prepared(self, cur: Any, spec: EntitySpec, extra: Any, added: list[str]) -> None:
+        # the session's staging table may have an older shape (this or another process evolved
+        # the raw table since): the next load recreates it from the table as it is now
+        cur.execute(POSTGRES.drop_stage_sql(spec))
 
-    def fail(self, run: RunRecord, error: str) -> None:
-        with self._mutex, self._transaction(run.entity, "fail") as cur:
-            cur.execute(
-                f"UPDATE {self._t('_sync_runs')} SET status = 'failed', finished_at = %s, error = %s, "
-                "result_count = %s WHERE run_id = %s AND entity = %s",
-                [_now(), error[:4000], run.result_count, run.run_id, run.entity],
-            )
+    def _stage(self, cur: Any, spec: EntitySpec, batch: pa.RecordBatch) -> Staged:
+        cur.execute(POSTGRES.stage_ddl(self.schema, spec))
+        buffer = io.BytesIO()
+        try:
+            pa_csv.write_csv(batch, buffer, _CSV)
+        except pa.ArrowException as exc:
+            raise WarehouseError(
+                f"{spec.name}: load failed in PostgreSQL (data error): {describe(exc)}", retryable=False
+            ) from None
+        with cur.copy(POSTGRES.copy_sql(spec, batch.schema.names)) as copy:
+            copy.write(buffer.getbuffer())
+        return Staged(POSTGRES.latest_sql(spec, batch.schema.names), [])
 
-    def ident(self, name: str) -> str:
-        return quote(name)
-
-    def table(self, name: str) -> str:
-        return self._t(name)
-
-    def probe(self) -> None:
-        with self._mutex, self._transaction("warehouse", "write probe") as cur:
-            cur.execute(f"UPDATE {self._t('_sync_state')} SET updated_at = updated_at WHERE 1 = 0")
-
-    def rows(self, entity: str) -> Iterator[dict[str, Any]]:
-        with self._mutex, self._conn().cursor(row_factory=dict_row) as cur:
-            cur.execute(f"SELECT * FROM {self._t(entity)} ORDER BY id")
-            rows = cur.fetchall()
-            self._conn().commit()
-        return iter(rows)
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read-only query with ``%s`` binds (status, tests)."""
-        with self._mutex, self._transaction("*", "query") as cur:
-            cur.execute(sql, list(params))
-            return list(cur.fetchall())
+    @contextmanager
+    def _transaction(self, entity: str, step: str) -> Iterator[Any]:
+        with self._mutex:
+            conn = self._conn(entity, step)
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    yield cur
+            except psycopg.Error as exc:
+                raise self._driver_error(entity, step, exc, f" in PostgreSQL schema {self.schema}") from None
 
     def close(self) -> None:
         if self._db is not None:
-            self._db.close()
-
-    # --- internals ------------------------------------------------------------------
-
-    def _upsert_state(self, cur: psycopg.Cursor[Any], entity: str, run_id: str, **values: Any) -> None:
-        cols = ", ".join(values)
-        binds = ", ".join("%s" for _ in values)
-        sets = ", ".join(f"{k} = excluded.{k}" for k in values)
-        cur.execute(
-            f"INSERT INTO {self._t('_sync_state')} (entity, last_run_id, updated_at, {cols}) "
-            f"VALUES (%s, %s, %s, {binds}) ON CONFLICT (entity) DO UPDATE SET last_run_id = excluded.last_run_id, "
-            f"updated_at = excluded.updated_at, {sets}",
-            [entity, run_id, _now(), *values.values()],
-        )
-
-    @contextmanager
-    def _transaction(self, entity: str, step: str) -> Iterator[psycopg.Cursor[Any]]:
-        conn = self._conn()
-        try:
-            with conn.transaction(), conn.cursor() as cur:
-                yield cur
-        except psycopg.Error as exc:
-            raise WarehouseError(f"{entity}: {step} failed in PostgreSQL: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+            with suppress(psycopg.Error):
+                self._db.close()

@@ -2,6 +2,9 @@
 
 query.py     what a scan asks for: Window, Scan, IdRange, ScanStats
 client.py    WmsClient (pooled httpx, paging, retries, error mapping, entity list, describe)
+connection.py  authentication, TLS trust, request-rate cap
+answers.py   error envelopes, Retry-After, probe pages, the entity list, describe
+values.py    the rules one value must meet to be stored as sent
 scan.py      reading an entity that refuses ordering, by id ranges
 decode.py    page JSON → record batch of ``EntitySpec.schema`` (+ drift, + rejected values)
 extract.py   serial or id-partitioned parallel extraction into one bounded stream

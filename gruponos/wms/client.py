@@ -26,16 +26,14 @@ import contextlib
 import email.utils
 import logging
 import os
-import ssl
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
-import orjson
 import pyarrow.compute as pc
 import tenacity
 
@@ -43,6 +41,8 @@ from gruponos.entities import EntitySpec
 from gruponos.errors import SettingsError, WmsAuthError, WmsRequestError, WmsTlsError, WmsUnavailable
 from gruponos.redact import redact
 from gruponos.settings import WmsSettings
+from gruponos.wms.answers import describe_body, entity_list, envelope, first_id, result_count, retry_after
+from gruponos.wms.connection import Throttle, auth, certificate_problem, tls, tls_reason
 from gruponos.wms.decode import Page, PageDecodeError, decode_page
 from gruponos.wms.query import IdRange, Params, Scan, ScanStats
 
@@ -62,40 +62,6 @@ class _Transient(Exception):
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
-
-
-class _BearerAuth(httpx.Auth):
-    """``Authorization: Bearer <token>`` on every request; the token never leaves the header."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(token=***)"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-
-class _Throttle:
-    """Spaces requests at least ``1 / rate`` seconds apart across all threads."""
-
-    def __init__(self, rate: float | None) -> None:
-        self._interval = 0.0 if rate is None else 1.0 / rate
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        """Block until this thread may send its next request."""
-        if not self._interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self._interval
-        if slot > now:
-            time.sleep(slot - now)
 
 
 @dataclass(slots=True)
@@ -140,7 +106,7 @@ class WmsClient:
         base = httpx.URL(settings.base_url)
         self._base_url = str(base.copy_with(userinfo=b"")) if base.userinfo else str(base)
         self._origin = (base.scheme, base.host, base.port)
-        self._throttle = _Throttle(settings.max_requests_per_s)
+        self._throttle = Throttle(settings.max_requests_per_s)
         self._server_date: datetime | None = None
         self._unordered: set[str] = set()  # entities that refused ``ordering``
         self._backoff = tenacity.wait_exponential_jitter(
@@ -150,14 +116,14 @@ class WmsClient:
         )
         self._http = httpx.Client(
             base_url=self._base_url,  # credentials travel only in the Authorization header
-            auth=_auth(settings),
+            auth=auth(settings),
             timeout=httpx.Timeout(settings.timeout_s),
             limits=httpx.Limits(
                 max_connections=settings.max_concurrency,
                 max_keepalive_connections=settings.max_concurrency,
             ),
             headers={"Accept": "application/json"},
-            verify=_tls(settings),
+            verify=tls(settings),
             transport=transport,
             follow_redirects=False,
         )
@@ -199,14 +165,14 @@ class WmsClient:
 
     def entity_names(self) -> list[str]:
         """The entities the tenant serves to this user (``GET entity/``), sorted."""
-        found = self._call(None, lambda: ("entity/", None), _entity_list, None)
+        found = self._call(None, lambda: ("entity/", None), entity_list, None)
         if found is None:
             raise WmsRequestError("the entity API is not at this base URL", url=f"{self._base_url}entity/", status=404)
         return found
 
     def describe(self, name: str) -> dict[str, Any]:
         """An entity's metadata (``GET entity/{name}/describe/``): filterable parameters, fields."""
-        found = self._call(name, lambda: (f"entity/{name}/describe/", None), _describe_body, None)
+        found = self._call(name, lambda: (f"entity/{name}/describe/", None), describe_body, None)
         if found is None:
             raise WmsRequestError(f"no describe for entity {name!r}", entity=name, status=404)
         return found
@@ -324,7 +290,7 @@ class WmsClient:
         """How many records match ``params`` (the API's ``result_count``; 0 when it answers 404)."""
         query = {**params, "page_size": "1", "page_mode": "paged", "fields": "id"}
         query.pop("ordering", None)
-        found = self._call(spec.name, lambda: (_entity_path(spec), query), _result_count, None)
+        found = self._call(spec.name, lambda: (_entity_path(spec), query), result_count, None)
         return 0 if found is None else found
 
     def fetch(self, spec: EntitySpec, params: Params, stats: ScanStats | None = None) -> Page | None:
@@ -334,7 +300,7 @@ class WmsClient:
     def _probe(self, spec: EntitySpec, params: Params) -> tuple[int, int | None] | None:
         """The first id of a one-row page and the API's result_count, or None if no rows."""
         path = _entity_path(spec)
-        return self._call(spec.name, lambda: (path, params), _first_id, None)
+        return self._call(spec.name, lambda: (path, params), first_id, None)
 
     def _account(self, page: Page, cursor: _Cursor, stats: ScanStats) -> Page:
         """Drop rows at or below the last id received, then count the page into ``stats``."""
@@ -394,9 +360,9 @@ class WmsClient:
                     on_read_timeout()
                 raise _Transient(error) from exc
             except httpx.ConnectError as exc:
-                if _certificate_problem(exc):
+                if certificate_problem(exc):
                     raise WmsTlsError(
-                        f"the TLS certificate of {exc.request.url.host} is not trusted ({_tls_reason(exc)}); "
+                        f"the TLS certificate of {exc.request.url.host} is not trusted ({tls_reason(exc)}); "
                         "set GRUPONOS_WMS__CA_BUNDLE to the PEM file of the CA that signed it",
                         entity=entity,
                         url=redact(exc.request.url),
@@ -460,7 +426,7 @@ class WmsClient:
                 raise _Transient(self._unavailable(entity, response.request, str(exc), status)) from exc
         if status in _NO_ROWS_STATUSES:
             return None
-        code, message, reference = _envelope(response.content)
+        code, message, reference = envelope(response.content)
         text = f"HTTP {status}" + (f" {code}" if code else "") + (f": {redact(message)}" if message else "")
         url = redact(response.request.url)
         if status in (401, 403):
@@ -474,7 +440,7 @@ class WmsClient:
             raise WmsAuthError(f"{text} ({hint})", entity=entity, url=url, status=status, reference=reference)
         if status in _RETRY_STATUSES or status >= 500:
             error = WmsUnavailable(text, entity=entity, url=url, status=status, reference=reference, retryable=True)
-            raise _Transient(error, retry_after=_retry_after(response))
+            raise _Transient(error, retry_after=retry_after(response))
         if 300 <= status < 400:
             where = response.headers.get("location", "")
             text = f"HTTP {status}: the WMS redirects to {redact(where)[:300]!r}; check GRUPONOS_WMS__BASE_URL"
@@ -521,132 +487,6 @@ def _release(response: httpx.Response) -> None:
     response.stream = httpx.ByteStream(b"")
 
 
-def _auth(settings: WmsSettings) -> httpx.Auth:
-    """Basic or Bearer authentication from the settings (SettingsError if incomplete)."""
-    if settings.auth == "bearer":
-        if settings.token is None:
-            raise SettingsError("GRUPONOS_WMS__TOKEN must be set for bearer authentication")
-        return _BearerAuth(settings.token.get_secret_value())
-    if settings.username is None or settings.password is None:
-        raise SettingsError("GRUPONOS_WMS__USERNAME and GRUPONOS_WMS__PASSWORD must be set for basic authentication")
-    return httpx.BasicAuth(settings.username, settings.password.get_secret_value())
-
-
-def _tls(settings: WmsSettings) -> ssl.SSLContext | bool:
-    """The TLS trust: the system's CAs, or ``ca_bundle`` (a PEM file) when it is set."""
-    if settings.ca_bundle is None:
-        return True
-    try:
-        return ssl.create_default_context(cafile=settings.ca_bundle)
-    except (OSError, ssl.SSLError) as exc:
-        raise SettingsError(f"GRUPONOS_WMS__CA_BUNDLE: cannot read {settings.ca_bundle}: {exc}") from None
-
-
-def _certificate_problem(exc: httpx.ConnectError) -> bool:
-    """Whether a connection failed on the certificate (not worth retrying)."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
-
-
-def _tls_reason(exc: httpx.ConnectError) -> str:
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return str(cause.verify_message or cause.reason or "verification failed")
-        cause = cause.__cause__ or cause.__context__
-    return "certificate verify failed"
-
-
 def _entity_path(spec: EntitySpec) -> str:
     """The list address of an entity, relative to the base URL."""
     return f"entity/{spec.name}/"
-
-
-def _envelope(body: bytes) -> tuple[str | None, str | None, str | None]:
-    """``(code, message, reference)`` from a WMS error body, when it is one."""
-    try:
-        parsed: Any = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None, None, None
-    if not isinstance(parsed, dict):
-        return None, None, None
-
-    def text(key: str) -> str | None:
-        value = parsed.get(key)
-        return None if value is None else str(value)[:500]
-
-    return text("code"), text("message"), text("reference")
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds (a number or an HTTP date), or None."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, float((when - datetime.now(UTC)).total_seconds()))
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise PageDecodeError(f"undecodable JSON ({len(body)} bytes): {exc}") from None
-
-
-def _first_id(body: bytes) -> tuple[int, int | None] | None:
-    """``(id of the first record, result_count)`` of a probe page; PageDecodeError if malformed."""
-    parsed = _json(body)
-    results = parsed.get("results") if isinstance(parsed, dict) else None
-    if not isinstance(results, list):
-        raise PageDecodeError("not a WMS list page: no 'results' list")
-    if not results:
-        return None
-    first = results[0]
-    if not isinstance(first, dict) or type(first.get("id")) is not int:
-        raise PageDecodeError("a probe record has no integer 'id'")
-    count = parsed.get("result_count")
-    return first["id"], count if type(count) is int else None
-
-
-def _result_count(body: bytes) -> int:
-    """The ``result_count`` of a paged probe page."""
-    parsed = _json(body)
-    count = parsed.get("result_count") if isinstance(parsed, dict) else None
-    if type(count) is not int or count < 0:
-        raise PageDecodeError("a paged page without an integer 'result_count'")
-    return int(count)
-
-
-def _entity_list(body: bytes) -> list[str]:
-    """The entity names of ``GET entity/``: an object ``{name: url}``, a list, or a ``results`` list."""
-    parsed = _json(body)
-    if isinstance(parsed, dict) and isinstance(parsed.get("results"), list):
-        parsed = parsed["results"]
-    if isinstance(parsed, dict):
-        names = [str(k) for k in parsed]
-    elif isinstance(parsed, list):
-        names = [str(x.get("name")) if isinstance(x, dict) else str(x) for x in parsed]
-    else:
-        raise PageDecodeError("GET entity/ answered neither a list nor an object of entities")
-    return sorted(n for n in names if n and n != "None")
-
-
-def _describe_body(body: bytes) -> dict[str, Any]:
-    parsed = _json(body)
-    if not isinstance(parsed, dict) or not isinstance(parsed.get("fields"), dict):
-        raise PageDecodeError("a describe answer without a 'fields' object")
-    return parsed

@@ -23,12 +23,9 @@ not a WMS page at all (truncated, not JSON) raises ``PageDecodeError`` (a retry 
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import functools
 import json
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,6 +36,7 @@ import pyarrow.json as pa_json
 
 from gruponos.entities import DECIMAL_TYPE, TIMESTAMP_TYPE, EntitySpec, Kind
 from gruponos.entities import Field as EntityField
+from gruponos.wms.values import BAD_TEXT, PARSE, TIME_PATTERN, WIRE_CHECK, Encoding, Precision
 
 __all__ = ["Page", "PageDecodeError", "decode_page", "decode_records"]
 
@@ -57,17 +55,12 @@ _WIRE: dict[Kind, pa.DataType] = {
     Kind.SET: _SET_WIRE,
 }
 _CAST: dict[Kind, pa.DataType] = {Kind.DECIMAL: DECIMAL_TYPE, Kind.TS: TIMESTAMP_TYPE, Kind.DATE: pa.date32()}
-_EXACT = decimal.Context(prec=60)
-_INT64 = (-(2**63), 2**63 - 1)
 # Decoding allocates (the parser's short-lived buffers, the flattened and cast columns) from
 # the system allocator: on the fetching threads, pyarrow's default (mimalloc) kept memory per
 # thread resident for no speed gain (parser: ~90 MB; columns: ~20 MB at 1M rows).
 _POOL = pa.system_memory_pool()
 # Members every record carries that the catalog deliberately does not store (the self link).
 _IGNORED = frozenset({"url"})
-_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
-_TIME = re.compile(r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$")
-_FRACTION = re.compile(r"(\d{2}:\d{2}:\d{2})\.(\d+)")
 Rows = dict[str, list[int]]  # rule → row positions
 
 
@@ -295,7 +288,7 @@ def _columns(f: EntityField, wire: pa.Array, invalid: Rows) -> list[pa.Array]:
     if f.kind is Kind.SET:
         return [wire.flatten(memory_pool=_POOL)[0]]
     if f.kind is Kind.TIME:
-        bad = pc.invert(pc.fill_null(pc.match_substring_regex(wire, _TIME.pattern), True))
+        bad = pc.invert(pc.fill_null(pc.match_substring_regex(wire, TIME_PATTERN.pattern), True))
         if pc.any(bad).as_py():
             rows = pc.indices_nonzero(bad).to_pylist()
             invalid.setdefault(f"type:{f.name}", []).extend(rows)
@@ -314,8 +307,8 @@ def _columns(f: EntityField, wire: pa.Array, invalid: Rows) -> list[pa.Array]:
                 out.append(None)
                 continue
             try:
-                out.append(_PARSE[f.kind](value))
-            except _Precision:
+                out.append(PARSE[f.kind](value))
+            except Precision:
                 out.append(None)
                 invalid.setdefault(f"precision:{f.name}", []).append(row)
             except (ValueError, TypeError, ArithmeticError):
@@ -326,7 +319,7 @@ def _columns(f: EntityField, wire: pa.Array, invalid: Rows) -> list[pa.Array]:
 
 def _typed(f: EntityField, values: list[Any], invalid: Rows) -> pa.Array:
     """Slow path: one field's Python values → its wire array; what does not fit is null + a rule."""
-    check = _WIRE_CHECK[f.kind]
+    check = WIRE_CHECK[f.kind]
     out: list[Any] = []
     for row, value in enumerate(values):
         if value is None:
@@ -334,7 +327,7 @@ def _typed(f: EntityField, values: list[Any], invalid: Rows) -> pa.Array:
             continue
         try:
             out.append(check(value))
-        except _Encoding:
+        except Encoding:
             out.append(None)
             invalid.setdefault(f"encoding:{f.name}", []).append(row)
         except (ValueError, TypeError, ArithmeticError):
@@ -350,7 +343,7 @@ def _text_column(name: str, values: list[Any], invalid: Rows) -> pa.Array:
         if value is None:
             out.append(None)
         elif isinstance(value, str):
-            if _BAD_TEXT.search(value):
+            if BAD_TEXT.search(value):
                 invalid.setdefault(f"encoding:{name}", []).append(row)
                 out.append(None)
             else:
@@ -369,124 +362,6 @@ def _as_text(name: str, column: pa.Array, invalid: Rows) -> pa.Array:
     if pa.types.is_integer(column.type) or pa.types.is_boolean(column.type):
         return pc.cast(column, pa.string())
     return _text_column(name, column.to_pylist(), invalid)
-
-
-class _Encoding(ValueError):
-    """Text that cannot be stored: a NUL or a lone surrogate (invalid UTF-8 decodes to one)."""
-
-
-class _Precision(ValueError):
-    """A timestamp with more digits than the warehouse keeps."""
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        if _BAD_TEXT.search(value):
-            raise _Encoding
-        return value
-    raise TypeError("not text")
-
-
-def _str_value(value: Any) -> str:
-    """Text; a JSON number is kept as its exact JSON spelling (lossless), anything else is refused."""
-    if isinstance(value, str):
-        return _text(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError("not text")
-    return orjson.dumps(value).decode()
-
-
-def _int_value(value: Any) -> int:
-    """An integer as JSON sends one: never a float (6.9, 7.0), a string ("123") or a boolean."""
-    if type(value) is not int or not _INT64[0] <= value <= _INT64[1]:
-        raise TypeError("not a 64-bit integer")
-    return value
-
-
-def _number_text(value: Any) -> str:
-    """A decimal/timestamp/date as text (a decimal may come as a JSON number)."""
-    if isinstance(value, str):
-        return _text(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError("not text")
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def _flag(value: Any) -> bool:
-    """A boolean (the WMS's ``"Y"``/``"N"`` spelling is read too)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().upper() in {"Y", "N", "TRUE", "FALSE"}:
-        return value.strip().upper() in {"Y", "TRUE"}
-    raise TypeError("not a flag")
-
-
-def _fk(value: Any) -> dict[str, Any]:
-    """An FK object ``{id, key, url}`` (a bare integer id is read too)."""
-    if isinstance(value, dict):
-        key = value.get("key")
-        return {"id": _int_value(value.get("id")), "key": None if key is None else _str_value(key)}
-    return {"id": _int_value(value), "key": None}
-
-
-def _child_set(value: Any) -> dict[str, Any]:
-    """A child set ``{result_count, url}``."""
-    if not isinstance(value, dict):
-        raise TypeError("not a child set")
-    count = value.get("result_count")
-    return {"result_count": None if count is None else _int_value(count)}
-
-
-_WIRE_CHECK: dict[Kind, Callable[[Any], Any]] = {
-    Kind.INT: _int_value,
-    Kind.STATUS: _int_value,
-    Kind.STR: _str_value,
-    Kind.TIME: _text,
-    Kind.DECIMAL: _number_text,
-    Kind.TS: _number_text,
-    Kind.DATE: _number_text,
-    Kind.FLG: _flag,
-    Kind.FK: _fk,
-    Kind.SET: _child_set,
-}
-
-
-def _parse_decimal(value: str) -> decimal.Decimal:
-    """A decimal that fits decimal(28, 8) without rounding."""
-    exact = _EXACT.create_decimal(value.strip() if value.strip() == value else "x")
-    if not exact.is_finite():
-        raise ValueError("not a finite decimal")
-    scaled = exact.quantize(decimal.Decimal("1e-8"), context=_EXACT)
-    if scaled != exact or len(scaled.as_tuple().digits) > 28:
-        raise ValueError("does not fit decimal(28, 8) exactly")
-    return scaled
-
-
-def _parse_timestamp(value: str) -> dt.datetime:
-    """An ISO-8601 datetime with an offset, as UTC; sub-microsecond digits must be zeros."""
-    match = _FRACTION.search(value)
-    if match and len(match.group(2)) > 6:
-        digits = match.group(2)
-        if digits[6:].strip("0"):
-            raise _Precision
-        value = value[: match.start(2)] + digits[:6] + value[match.end(2) :]
-    parsed = dt.datetime.fromisoformat(value)
-    if parsed.utcoffset() is None:
-        raise ValueError("timestamp without a UTC offset")
-    return parsed.astimezone(dt.UTC)
-
-
-def _parse_date(value: str) -> dt.date:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError("not YYYY-MM-DD")
-    return dt.date.fromisoformat(value)
-
-
-_PARSE: dict[Kind, Callable[[str], Any]] = {
-    Kind.DECIMAL: _parse_decimal,
-    Kind.TS: _parse_timestamp,
-    Kind.DATE: _parse_date,
-}
 
 
 # --- JSON -----------------------------------------------------------------------------

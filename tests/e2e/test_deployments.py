@@ -120,7 +120,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 def test_every_flow_is_deployed_per_environment_and_schedules_create_runs(service: Service) -> None:
     names = {f"{d['flow_name']}/{d['name']}" for d in _deployments(service)}
-    flows = ("full-sync", "incremental-sync", "master-data", "dbt-build", "health-check", "meltano-run")
+    flows = ("full-sync", "incremental-sync", "master-data", "sync-entity", "dbt-build", "health-check", "meltano-run")
     assert names == {f"{f}/{e}" for f in flows for e in ("local", "dev", "staging", "prod")}
     local = service.api("GET", "/deployments/name/full-sync/local")
     assert local["schedules"] == [] and local["work_pool_name"] == "gruponos-local"
@@ -232,6 +232,35 @@ def test_two_workers_run_each_queued_run_exactly_once_and_runs_of_one_sync_never
         prefix = run["id"].replace("-", "")[:12]
         mine = sorted((entity, status) for run_id, entity, status in logged if run_id.startswith(prefix))
         assert mine == [("allocation", "ok"), ("order_hdr", "ok")], (run["id"], mine)
+
+
+def test_fan_out_spreads_the_entities_over_two_workers_each_exactly_once(service: Service) -> None:
+    if len(service.workers) < 2:
+        service.start_worker("worker-b")
+    entities = ["allocation", "order_hdr", "order_dtl", "item"]
+    service.sim.advance(minutes=30, modify=0.05, insert=0.01)
+    done = service.run(
+        "full-sync/local", "--param", "run_dbt=false", "--param", "fan_out=true", "--param", json_param(entities)
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    parent = sorted(service.flow_runs("full-sync/local"), key=lambda r: r["created"])[-1]
+    children = [r for r in service.flow_runs("sync-entity/local") if r["parameters"].get("group")]
+    mine = [r for r in children if r["parameters"]["group"] == parent["id"].replace("-", "")[:12]]
+    assert sorted(r["parameters"]["entity"] for r in mine) == sorted(entities)
+    assert [r["state_type"] for r in mine] == ["COMPLETED"] * len(entities)
+    assert len({r["work_queue_id"] for r in mine}) >= 1 and all(r["parent_task_run_id"] for r in mine)
+    with duckdb.connect(str(service.warehouse), read_only=True) as db:
+        logged = db.execute(
+            "SELECT entity, status FROM wms_raw._sync_runs WHERE run_id LIKE ?",
+            [parent["id"].replace("-", "")[:12] + "%"],
+        ).fetchall()
+    assert sorted(logged) == sorted((e, "ok") for e in entities)  # each entity loaded once
+    for name in entities:
+        assert service.live(name) == service.sim.tenant.mod_ts(name), name
+
+
+def json_param(entities: list[str]) -> str:
+    return f"entities={json.dumps(entities)}"
 
 
 def _wait(condition: Any, message: str, timeout: float = 60) -> None:

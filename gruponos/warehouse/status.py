@@ -1,25 +1,25 @@
 """What the warehouse knows of each entity: watermark, last run, rows, quarantine, freshness.
 
-    for s in entity_status(warehouse, schema):     # one EntityStatus per catalog entity
+    for s in entity_status(warehouse, schema):     # one EntityStatus per entity ever synced
         print(s.entity, s.watermark, s.last_status, s.rows, s.rejected)
+    problems = stale(entity_status(warehouse, schema), limits)
 
 Read from the control tables the loads write (``_sync_state``, ``_sync_runs``, ``_rejected``)
-and the raw tables; queries carry no values, only validated identifiers.
+and the raw tables; queries carry no values, only identifiers named as the warehouse names
+them (``Warehouse.table``/``Warehouse.ident``), so one text serves every dialect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gruponos.entities import CATALOG
 from gruponos.errors import WarehouseError
-from gruponos.settings import Settings
-from gruponos.warehouse import Warehouse
+from gruponos.warehouse.adapter import Warehouse
 
-__all__ = ["EntityStatus", "entity_status", "stale", "status_queries"]
+__all__ = ["EntityStatus", "entity_status", "rows_query", "stale", "status_queries"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,7 @@ class EntityStatus:
     rows: int | None  # live rows (None: no raw table yet)
     deleted: int | None
     rejected: int
+    incremental: bool = False  # synced incrementally (an operational entity), as its runs show
 
 
 def _aware(value: Any) -> datetime | None:
@@ -60,30 +61,33 @@ def status_queries(table: Callable[[str], str], ident: Callable[[str], str]) -> 
         ),
         "last_ok": f"SELECT {entity}, MAX({finished}) FROM {runs} WHERE {status} = 'ok' GROUP BY {entity}",
         "rejected": f"SELECT {entity}, COUNT(*) FROM {table('_rejected')} GROUP BY {entity}",
-        "rows": "SELECT COUNT(*) - COUNT({deleted}), COUNT({deleted}) FROM {table}",
+        "incremental": f"SELECT DISTINCT {entity} FROM {runs} WHERE {ident('mode')} = 'incremental'",
     }
 
 
+def rows_query(table: Callable[[str], str], ident: Callable[[str], str], entity: str) -> str:
+    """Live and deleted rows of an entity's raw table."""
+    deleted = ident("_deleted_at")
+    return f"SELECT COUNT(*) - COUNT({deleted}), COUNT({deleted}) FROM {table(entity)}"
+
+
 def entity_status(warehouse: Warehouse, schema: str) -> list[EntityStatus]:
-    """Every catalog entity's status (entities never synced have empty fields)."""
+    """The status of every entity the warehouse has state or runs of, by name."""
     q = status_queries(warehouse.table, warehouse.ident)
-    try:
-        state = dict(warehouse.query(q["state"]))
-        runs = warehouse.query(q["last_runs"])
-        ok = dict(warehouse.query(q["last_ok"]))
-        rejected = dict(warehouse.query(q["rejected"]))
-    except WarehouseError:
-        raise
-    except Exception as exc:  # the control tables do not exist yet: nothing was ever synced
-        raise WarehouseError(f"no sync has run in schema {schema} yet ({type(exc).__name__})") from exc
+    state = dict(warehouse.query(q["state"]))  # the control tables exist once the warehouse opened
+    runs = warehouse.query(q["last_runs"])
+    ok = dict(warehouse.query(q["last_ok"]))
+    rejected = dict(warehouse.query(q["rejected"]))
+    incremental = {r[0] for r in warehouse.query(q["incremental"])}
     last = {r[0]: r for r in runs}
     out = []
-    for name in CATALOG:
+    for name in sorted(set(state) | set(last)):
         try:
-            sql = q["rows"].format(deleted=warehouse.ident("_deleted_at"), table=warehouse.table(name))
-            live, deleted = warehouse.query(sql)[0]
-        except Exception:
-            live = deleted = None
+            live, deleted = warehouse.query(rows_query(warehouse.table, warehouse.ident, name))[0]
+        except WarehouseError as exc:
+            if exc.retryable:
+                raise
+            live = deleted = None  # no raw table yet: never synced
         run = last.get(name)
         out.append(
             EntityStatus(
@@ -99,19 +103,23 @@ def entity_status(warehouse: Warehouse, schema: str) -> list[EntityStatus]:
                 rows=None if live is None else int(str(live)),
                 deleted=None if deleted is None else int(str(deleted)),
                 rejected=int(str(rejected.get(name, 0))),
+                incremental=name in incremental,
             )
         )
     return out
 
 
-def stale(statuses: list[EntityStatus], cfg: Settings, now: datetime | None = None) -> list[str]:
-    """Entities whose last successful run is older than their freshness limit, each with why."""
+def stale(statuses: list[EntityStatus], limits: Mapping[str, float], now: datetime | None = None) -> list[str]:
+    """Entities whose last successful run is older than their freshness limit, each with why.
+
+    ``limits`` holds hours by sync class (``operational``, ``master``): an entity synced
+    incrementally is operational (``gruponos.dbt_runner.freshness_hours`` reads them from the
+    dbt project, the one place dbt's source freshness reads them too).
+    """
     now = now or datetime.now(UTC)
     problems = []
     for s in statuses:
-        hours = (
-            cfg.flows.freshness_hours_operational if CATALOG[s.entity].incremental else cfg.flows.freshness_hours_master
-        )
+        hours = limits["operational"] if s.incremental else limits["master"]
         limit = timedelta(hours=hours)
         if s.last_ok_at is None:
             problems.append(f"{s.entity}: never synced successfully (limit {hours:g} h)")

@@ -1,0 +1,77 @@
+"""Shared by the warehouse adapter tests: this machine's PostgreSQL, a fresh schema or DuckDB
+file per test, and allocation batches built from the catalog."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pytest
+
+from gruponos.warehouse.adapter import Warehouse
+from gruponos.warehouse.base import RunRecord
+from gruponos.warehouse.duckdb import DuckDBWarehouse
+from gruponos.warehouse.postgres import PostgresWarehouse
+from tests.specs import spec as entity
+
+PG_DSN = os.environ.get("GRUPONOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+SPEC = entity("allocation")
+T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def pg_available() -> bool:
+    with suppress(psycopg.Error), psycopg.connect(PG_DSN, connect_timeout=3):
+        return True
+    return False
+
+
+needs_pg = pytest.mark.skipif(not pg_available(), reason=f"no PostgreSQL at {PG_DSN}")
+KINDS = ["duckdb", pytest.param("postgres", marks=needs_pg)]
+
+
+@contextmanager
+def fresh_schema() -> Iterator[str]:
+    """A schema name nobody uses, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    yield schema
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def open_target(kind: str, where: Path | str) -> Warehouse:
+    """A DuckDB file under the folder ``where``, or the PostgreSQL schema ``where``."""
+    if kind == "duckdb":
+        return DuckDBWarehouse(path=str(Path(where) / "wh.duckdb"))
+    return PostgresWarehouse(dsn=PG_DSN, schema=str(where))
+
+
+def batch(ids: range | list[int], *, shift: timedelta = timedelta(), **values: Any) -> pa.RecordBatch:
+    """Allocation rows with these ids, ``mod_ts`` = T0 + id seconds + ``shift``."""
+    rows = [
+        {c: None for c in SPEC.schema.names} | {"id": i, "mod_ts": T0 + timedelta(seconds=i) + shift} | values
+        for i in ids
+    ]
+    return pa.RecordBatch.from_pylist(rows, schema=SPEC.schema)
+
+
+def run(mode: str = "full") -> RunRecord:
+    return RunRecord(run_id=uuid.uuid4().hex[:12], entity=SPEC.name, mode=mode, started_at=datetime.now(UTC))
+
+
+@contextmanager
+def running(wh: Warehouse) -> Iterator[RunRecord]:
+    """The allocation table ready and a run started on ``wh``; ``wh`` closed afterwards."""
+    try:
+        wh.prepare(SPEC)
+        started = run()
+        wh.start_run(started)
+        yield started
+    finally:
+        wh.close()
