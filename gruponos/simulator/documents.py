@@ -123,6 +123,9 @@ class DocumentStore:
             self._len[name] = array("l")
             self._changed[name] = {}
         self._stale: dict[str, set[int]] = {name: set() for name in SCHEMA}  # changed, not rendered again
+        # The last rendering of each changed row: a page whose ids were chosen before a row was
+        # deleted still serves it (one consistent snapshot, as a database's LIMIT query does).
+        self._previous: dict[str, dict[int, tuple[int, int]]] = {name: {} for name in SCHEMA}
         tenant.on_change(self.invalidate)
 
     def close(self) -> None:
@@ -134,13 +137,16 @@ class DocumentStore:
 
     def invalidate(self, entity: str, ids: Iterable[int]) -> None:
         """Forget the rendering of changed or deleted rows."""
-        off, changed, stale = self._off[entity], self._changed[entity], self._stale[entity]
+        off, ln, changed, stale = self._off[entity], self._len[entity], self._changed[entity], self._stale[entity]
+        previous = self._previous[entity]
         with self._lock:
             self._epoch += 1
             for i in ids:
                 changed[i] = self._epoch
                 stale.add(i)
                 if i < len(off):
+                    if off[i] != _MISSING:
+                        previous[i] = (off[i], ln[i])
                     off[i] = _MISSING
 
     def refresh(self) -> None:
@@ -194,11 +200,12 @@ class DocumentStore:
                 off.extend([_MISSING] * grow)
                 ln.extend([0] * grow)
             pos = start
-            changed = self._changed[entity]
+            changed, previous = self._changed[entity], self._previous[entity]
             for (i, _), d in zip(rows, docs, strict=True):
                 if changed.get(i, 0) <= began:  # else: changed mid-render, render it again later
                     off[i] = pos
                     ln[i] = len(d)
+                    previous.pop(i, None)
                 pos += len(d)
         return len(rows)
 
@@ -231,16 +238,20 @@ class DocumentStore:
             again = [i for i, span in zip(ids, spans, strict=True) if span is None]
             sql = self._sql[entity] + " where t.id in (select unnest($1::bigint[]))"
             direct = {i: doc.encode() + b"," for i, doc in self.tenant.cursor().execute(sql, [again]).fetchall()}
+            previous = self._previous[entity]
+            for i in again:  # deleted since the ids were chosen: its last rendering
+                if i not in direct and (span := previous.get(i)) is not None:
+                    direct[i] = os.pread(self._fd, span[1], span[0])
         chunks: list[bytes] = []
         run_start = run_end = -1
         for i, span in zip(ids, spans, strict=True):
             if span is None:
-                if i in direct:  # changed mid-render: this very moment's version
+                if i in direct:  # changed mid-render (or deleted since chosen): rendered apart
                     if run_start >= 0:
                         chunks.append(os.pread(self._fd, run_end - run_start, run_start))
                         run_start = run_end = -1
                     chunks.append(direct[i])
-                continue  # else deleted between the query and now
+                continue  # else deleted before it was ever rendered
             o, n = span
             if o == run_end:
                 run_end = o + n

@@ -442,3 +442,16 @@ def test_a_page_mixing_new_unrendered_rows_in_any_order_is_served_whole(fresh_si
     got = [r["id"] for r in rows]
     assert sorted(got) == s.tenant.ids("allocation") and set(inserted) <= set(got)
     assert [r["status_id"] for r in rows] == sorted(r["status_id"] for r in rows)
+
+
+def test_a_page_serves_the_rows_its_ids_were_chosen_with_even_if_one_is_deleted_meanwhile(
+    fresh_sim: Simulator,
+) -> None:
+    s = fresh_sim
+    assert s.prerendered.wait(30)
+    chosen = s.tenant.ids("allocation")[:50]  # a page's ids, as the server selects them…
+    s.tenant.set_values("allocation", [7], {"pick_user": "changed.meanwhile"})
+    s.delete("allocation", [9, 10])  # …then rows change and vanish before it is rendered
+    page = orjson.loads(b"[" + s.documents.page("allocation", chosen) + b"]")
+    assert [r["id"] for r in page] == chosen  # one consistent page: never short while rows follow
+    assert page[6]["pick_user"] == "changed.meanwhile"
