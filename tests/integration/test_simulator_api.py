@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ import orjson
 import pytest
 
 from gruponos.simulator import Faults, Simulator, Workload
+from gruponos.simulator.documents import record_sql
 from gruponos.simulator.process import admin_url
 from gruponos.simulator.schema import SCHEMA, Kind
 
@@ -455,3 +457,39 @@ def test_a_page_serves_the_rows_its_ids_were_chosen_with_even_if_one_is_deleted_
     page = orjson.loads(b"[" + s.documents.page("allocation", chosen) + b"]")
     assert [r["id"] for r in page] == chosen  # one consistent page: never short while rows follow
     assert page[6]["pick_user"] == "changed.meanwhile"
+
+
+def test_compaction_keeps_every_page_whole_while_readers_read(fresh_sim: Simulator) -> None:
+    s = fresh_sim
+    assert s.prerendered.wait(30)
+    docs = s.documents
+    ids = s.tenant.ids("allocation")
+    for round_ in range(5):  # the same rows rendered again and again: most of the file goes dead
+        s.tenant.set_values("allocation", ids, {"pick_user": f"round.{round_}"})
+        docs.refresh()
+    s.delete("allocation", [3, 4])
+    before = docs.size_bytes
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            got = [r["id"] for r in orjson.loads(b"[" + docs.page("allocation", ids[:200]) + b"]")]
+            if got != ids[:200]:
+                failures.append(f"{len(got)} rows")
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for t in readers:
+        t.start()
+    docs.compact()
+    stop.set()
+    for t in readers:
+        t.join()
+    assert not failures
+    assert docs.size_bytes < before / 3
+    served = orjson.loads(b"[" + docs.page("allocation", ids) + b"]")
+    assert [r["id"] for r in served] == ids  # 3 and 4, deleted after their ids were chosen: as last rendered
+    assert all(r["pick_user"] == "round.4" for r in served)
+    sql = record_sql(SCHEMA["allocation"], s.base_url, s.tz) + " where t.id in (select unnest($1::bigint[]))"
+    want = {i: orjson.loads(doc) for i, doc in s.tenant.cursor().execute(sql, [ids]).fetchall()}
+    assert {r["id"]: r for r in served if r["id"] in want} == want and set(want) == set(ids) - {3, 4}
