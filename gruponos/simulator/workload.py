@@ -93,7 +93,7 @@ class Writer(threading.Thread):
     """Applies the workload and the late commits that fall due, every ``tick`` seconds."""
 
     def __init__(
-        self, tenant: Tenant, workload: Workload, *, tick: float = 0.1, after: Callable[[], None] | None = None
+        self, tenant: Tenant, workload: Workload, *, tick: float = 0.25, after: Callable[[], None] | None = None
     ) -> None:
         super().__init__(name="wms-sim-writer", daemon=True)
         self.tenant = tenant
