@@ -509,16 +509,20 @@ class Formulas:
             "last_pick_date": f"cast(_created as date) + cast({pick('lp', 20)} as integer)",
         }
 
-    def _purchase_order_hdr(self, **k: Any) -> dict[str, Any]:
-        pick = k["pick"]
+    def _inbound(self, *, later: bool) -> dict[str, Any]:
+        """What PO ``i`` and its ASN ``i`` share: facility, company, vendor and status."""
         facility = self.facility_of("i")
-        status = self.po_status("i") if not k["later"] else "0"
         return {
             "facility_id": self.fk("facility", facility),
             "company_id": self.fk("company", self.company_of_facility(facility)),
-            "po_nbr": self.key("purchase_order_hdr", "i"),
             "vendor_id": self.fk("vendor", self.pick("i", "purchase_order_hdr:vendor", self.c["vendor"])),
-            "status_id": status,
+            "status_id": self.po_status("i") if not later else "0",
+        }
+
+    def _purchase_order_hdr(self, **k: Any) -> dict[str, Any]:
+        pick = k["pick"]
+        return self._inbound(later=k["later"]) | {
+            "po_nbr": self.key("purchase_order_hdr", "i"),
             "ord_date": "cast(_created as date)",
             "ship_date": "cast(_created as date) + 1",
             "delivery_date": f"cast(_created as date) + cast(2 + {pick('dd', 5)} as integer)",
@@ -550,14 +554,9 @@ class Formulas:
 
     def _ib_shipment(self, **k: Any) -> dict[str, Any]:
         pick = k["pick"]
-        facility = self.facility_of("i")
         status = self.po_status("i") if not k["later"] else "0"
-        return {
-            "facility_id": self.fk("facility", facility),
-            "company_id": self.fk("company", self.company_of_facility(facility)),
+        return self._inbound(later=k["later"]) | {
             "shipment_nbr": self.key("ib_shipment", "i"),
-            "status_id": status,
-            "vendor_id": self.fk("vendor", self.pick("i", "purchase_order_hdr:vendor", self.c["vendor"])),
             "trailer_nbr": self.trailer("i"),
             "load_nbr": "'LD' || lpad(cast(i as varchar), 7, '0')",
             "shipped_date": "cast(_created as date)",
