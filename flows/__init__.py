@@ -12,7 +12,14 @@ prefect-dbt, singer-sdk, prefect-shell or Meltano.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# Offline-friendly defaults for runs without a Prefect server (a user's own settings win):
+# no telemetry to send from a machine without internet, time for the temporary server to start.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 __all__ = [
     "dbt_build",
