@@ -118,7 +118,7 @@ class WarehouseSettings(BaseModel):
     password: SecretStr | None = None  # Oracle password
     db_schema: Annotated[str, Field(alias="schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,29}$")] = "wms_raw"
     merge_batch_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
-    # DuckDB's buffer pool: with 112MB a 1M-row full sync peaks under 300 MB RSS (128MB: ~310)
+    # DuckDB's buffer pool, capped so a sync's memory does not grow with the table (bench_sync measures it)
     duckdb_memory_limit: Annotated[str, Field(pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")] = "112MB"
     pool_max: Annotated[int, Field(ge=1, le=64)] = 4
     wallet_dir: str | None = None  # Oracle: folder of the Autonomous Database wallet (TCPS)
@@ -132,6 +132,12 @@ class WarehouseSettings(BaseModel):
         if value.lower() in _RESERVED_SCHEMAS or value.lower().startswith("pg_"):
             raise ValueError(f"{value!r} is a schema the database keeps for itself; choose another (e.g. wms_raw)")
         return value
+
+    def secret_dsn(self) -> str:
+        """The DSN (a secret); the validator below makes sure PostgreSQL and Oracle have one."""
+        if self.dsn is None:
+            raise SettingsError(f"GRUPONOS_WAREHOUSE__DSN must be set when GRUPONOS_WAREHOUSE__KIND={self.kind}")
+        return self.dsn.get_secret_value()
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -229,7 +235,7 @@ class Settings(BaseSettings):
                 wms.base_url = local_base_url()
             if "max_concurrency" not in wms.model_fields_set:
                 # the bundled simulator shares this machine's cores: requests in flight beyond
-                # them add memory (~15 MB each), not speed; a remote WMS keeps the default
+                # them add memory, not speed; a remote WMS keeps the default
                 wms.max_concurrency = min(wms.max_concurrency, os.cpu_count() or 2)
             if wms.username is None:
                 wms.username = LOCAL_USERNAME

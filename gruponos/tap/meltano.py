@@ -1,4 +1,7 @@
-"""Run the Meltano project in ``meltano/`` from Python: for the CLI, the flows and the tests.
+"""The Meltano project in ``meltano/`` from Python: where it is, how to run it, and what its log says.
+
+The ``meltano-run`` flow reads the Singer metrics (``record_counts``) and raises ``MeltanoError``;
+the tests and the tap benchmark run jobs with ``install``/``run``.
 
     install()                                         # the loaders' venvs, once (uv-backed)
     run("incremental-sync-job", environment="prod")   # MeltanoError unless meltano exits 0

@@ -12,7 +12,6 @@ status.py         what the warehouse knows of each entity (``gruponos status``, 
 
 from __future__ import annotations
 
-from gruponos.errors import WarehouseError
 from gruponos.settings import WarehouseSettings
 from gruponos.warehouse.adapter import Warehouse
 from gruponos.warehouse.base import Checkpoint, LoadCounts, RunRecord, SyncState, quote
@@ -41,9 +40,7 @@ def connect(settings: WarehouseSettings) -> Warehouse:
     if settings.kind == "postgres":
         from gruponos.warehouse.postgres import PostgresWarehouse
 
-        if settings.dsn is None:
-            raise WarehouseError("GRUPONOS_WAREHOUSE__DSN must be set for the PostgreSQL warehouse", retryable=False)
-        return PostgresWarehouse(dsn=settings.dsn.get_secret_value(), schema=settings.db_schema)
+        return PostgresWarehouse(dsn=settings.secret_dsn(), schema=settings.db_schema)
     from gruponos.warehouse.oracle import OracleWarehouse
 
     return OracleWarehouse.from_settings(settings)

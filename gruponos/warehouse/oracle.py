@@ -171,20 +171,15 @@ class OracleWarehouse(Warehouse):
 
     @classmethod
     def from_settings(cls, settings: WarehouseSettings) -> OracleWarehouse:
-        if settings.dsn is None:
-            raise WarehouseError("GRUPONOS_WAREHOUSE__DSN must be set for the Oracle warehouse")
-        # ``wallet_password`` is read when WarehouseSettings has it (an encrypted ADB wallet needs it).
-        wallet_password = getattr(settings, "wallet_password", None)
-        if wallet_password is not None and hasattr(wallet_password, "get_secret_value"):
-            wallet_password = wallet_password.get_secret_value()
+        wallet_password = settings.wallet_password.get_secret_value() if settings.wallet_password else None
         return cls(
-            dsn=settings.dsn.get_secret_value(),
+            dsn=settings.secret_dsn(),
             user=settings.user,
             password=settings.password.get_secret_value() if settings.password else None,
             schema=settings.db_schema,
             pool_max=settings.pool_max,
             wallet_dir=settings.wallet_dir,
-            wallet_password=wallet_password if isinstance(wallet_password, str) else None,
+            wallet_password=wallet_password,
         )
 
     def __repr__(self) -> str:

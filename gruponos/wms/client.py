@@ -482,7 +482,7 @@ def _release(response: httpx.Response) -> None:
 
     httpx leaves a read response in a reference cycle (the response and its bound stream), so
     its body waited for the cyclic garbage collector: with little Python garbage per page, tens
-    of 1.3 MB bodies piled up (~+150 MB peak RSS with 8 threads). Dropping the stream breaks it.
+    of page bodies piled up (bench_extract shows the peak RSS it cost). Dropping the stream breaks it.
     """
     response.stream = httpx.ByteStream(b"")
 

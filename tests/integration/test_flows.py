@@ -76,21 +76,21 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
+def simulator() -> Iterator[Simulator]:
     with Simulator(scale=1_000, seed=11) as s:
         yield s
 
 
 @pytest.fixture
-def env(sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_api: str) -> Path:
+def env(simulator: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_api: str) -> Path:
     """The local environment pointed at this test's simulator, DuckDB file and folders."""
     for name in [k for k in os.environ if k.startswith("GRUPONOS_")]:
         monkeypatch.delenv(name)
     values = {
         "GRUPONOS_ENV": "local",
-        "GRUPONOS_WMS__BASE_URL": sim.base_url,
-        "GRUPONOS_WMS__USERNAME": sim.username,
-        "GRUPONOS_WMS__PASSWORD": sim.password,
+        "GRUPONOS_WMS__BASE_URL": simulator.base_url,
+        "GRUPONOS_WMS__USERNAME": simulator.username,
+        "GRUPONOS_WMS__PASSWORD": simulator.password,
         "GRUPONOS_WMS__MAX_RETRIES": "1",
         "GRUPONOS_WMS__BACKOFF_BASE_S": "0.05",
         "GRUPONOS_WAREHOUSE__PATH": str(tmp_path / "wh.duckdb"),
@@ -124,20 +124,20 @@ def _client_call(coro_fn: Any) -> Any:
     return asyncio.run(run())
 
 
-def test_full_sync_loads_every_entity_and_publishes_its_report(env: Path, sim: Simulator) -> None:
+def test_full_sync_loads_every_entity_and_publishes_its_report(env: Path, simulator: Simulator) -> None:
     reports = full_sync(env="local", run_dbt=False)
 
     assert [r.entity for r in reports] == list(CATALOG)
     for report in reports:
         assert isinstance(report, EntityReport)
-        assert report.extracted == sim.tenant.count(report.entity), report
-        assert _live_ids(report.entity) == sim.tenant.ids(report.entity)
+        assert report.extracted == simulator.tenant.count(report.entity), report
+        assert _live_ids(report.entity) == simulator.tenant.ids(report.entity)
     assert not list((env / "landing").glob("*")), "landing files stay after their load"
     artifacts = _client_call(
         lambda c: c.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["full-sync-local"])))
     )
     latest = max(artifacts, key=lambda a: a.created)
-    assert f"| allocation | ok | {sim.tenant.count('allocation'):,} |" in latest.data
+    assert f"| allocation | ok | {simulator.tenant.count('allocation'):,} |" in latest.data
     assert "No record was rejected" in latest.data
     flow_run_id = latest.flow_run_id
     task_runs = _client_call(
@@ -151,8 +151,8 @@ def test_full_sync_loads_every_entity_and_publishes_its_report(env: Path, sim: S
     assert {"discover catalog", "wms clock"} <= {t.name.rsplit("-", 1)[0] for t in task_runs}
 
 
-def test_an_entity_breaking_the_contract_fails_the_run_after_the_others_finish(env: Path, sim: Simulator) -> None:
-    sim.tenant.set_values("allocation", range(1, 101), {"alloc_qty": -1})  # 10 % of 1,000 > 5 %
+def test_an_entity_breaking_the_contract_fails_the_run_after_the_others_finish(env: Path, simulator: Simulator) -> None:
+    simulator.tenant.set_values("allocation", range(1, 101), {"alloc_qty": -1})  # 10 % of 1,000 > 5 %
 
     state = full_sync(env="local", run_dbt=False, return_state=True)
 
@@ -162,7 +162,7 @@ def test_an_entity_breaking_the_contract_fails_the_run_after_the_others_finish(e
     assert "record id 1" in state.message and "GRUPONOS_QUALITY__MAX_REJECTED_SHARE" in state.message
     for name in CATALOG:
         if name != "allocation":  # the others finished and loaded
-            assert _live_ids(name) == sim.tenant.ids(name)
+            assert _live_ids(name) == simulator.tenant.ids(name)
     outcomes = state.result(raise_on_failure=False).outcomes
     assert [o.entity for o in outcomes] == list(CATALOG)
 
@@ -194,7 +194,7 @@ def test_wrong_credentials_fail_the_run_clearly_and_alert_without_the_secret(
 
 
 def test_a_retried_flow_run_reuses_its_extraction_when_the_load_failed(
-    env: Path, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+    env: Path, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real lock held on the raw table makes the load time out; the flow run's retry loads
     from the landed extraction without asking the WMS again."""
@@ -205,7 +205,7 @@ def test_a_retried_flow_run_reuses_its_extraction_when_the_load_failed(
     monkeypatch.setenv("GRUPONOS_FLOWS__TASK_RETRIES", "0")
     try:
         full_sync(env="local", entities=["allocation"], run_dbt=False)
-        sim.advance(minutes=30, modify=0.2)
+        simulator.advance(minutes=30, modify=0.2)
         with psycopg.connect(PG_DSN) as blocker:
             blocker.execute(f'LOCK TABLE "{schema}"."allocation" IN EXCLUSIVE MODE')  # writes wait
             outcome: dict[str, Any] = {}
@@ -220,18 +220,18 @@ def test_a_retried_flow_run_reuses_its_extraction_when_the_load_failed(
             )
             worker.start()
             _wait_for_a_blocked_load_to_give_up()
-            requests_after_first_attempt = _sim_requests(sim)
+            requests_after_first_attempt = _sim_requests(simulator)
             blocker.rollback()  # release the lock before the retry starts
             worker.join(timeout=180)
         state = outcome["state"]
         assert state.is_completed(), state.message
-        assert _live_ids("allocation") == sim.tenant.ids("allocation")
+        assert _live_ids("allocation") == simulator.tenant.ids("allocation")
         warehouse = connect(settings_module.load().warehouse)
         try:
             stored = {int(str(r["id"])): r["mod_ts"] for r in warehouse.rows("allocation")}
         finally:
             warehouse.close()
-        assert stored == sim.tenant.mod_ts("allocation")
+        assert stored == simulator.tenant.mod_ts("allocation")
         flow_run_id = state.state_details.flow_run_id
         task_runs = _client_call(
             lambda c: c.read_task_runs(
@@ -243,7 +243,7 @@ def test_a_retried_flow_run_reuses_its_extraction_when_the_load_failed(
         loads = sorted(t.state.name for t in task_runs if t.name == "load allocation")
         assert lands == ["Cached", "Completed"], lands
         assert loads == ["Completed", "Failed"], loads
-        assert _sim_requests(sim) == requests_after_first_attempt, "the retry asked the WMS again"
+        assert _sim_requests(simulator) == requests_after_first_attempt, "the retry asked the WMS again"
         flow_run = _client_call(
             lambda c: c.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
         )[0]
@@ -253,12 +253,12 @@ def test_a_retried_flow_run_reuses_its_extraction_when_the_load_failed(
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def _sim_requests(sim: Simulator) -> int:
+def _sim_requests(simulator: Simulator) -> int:
     import httpx
 
     from gruponos.simulator.process import admin_url
 
-    body = httpx.get(f"{admin_url(sim.base_url)}/status", auth=(sim.username, sim.password)).json()
+    body = httpx.get(f"{admin_url(simulator.base_url)}/status", auth=(simulator.username, simulator.password)).json()
     return int(body["requests"])
 
 
@@ -309,8 +309,8 @@ def test_health_check_passes_after_a_sync_and_fails_and_alerts_when_data_is_late
     assert [a["flow"] for a in receiver.received] == ["health-check", "health-check"]
 
 
-def test_status_command_shows_watermark_last_run_rows_and_quarantine(env: Path, sim: Simulator) -> None:
-    sim.tenant.set_values("allocation", [5, 6], {"packed_qty": 999})  # two rows quarantined
+def test_status_command_shows_watermark_last_run_rows_and_quarantine(env: Path, simulator: Simulator) -> None:
+    simulator.tenant.set_values("allocation", [5, 6], {"packed_qty": 999})  # two rows quarantined
     full_sync(env="local", run_dbt=False)
 
     shown = subprocess.run(
@@ -323,5 +323,5 @@ def test_status_command_shows_watermark_last_run_rows_and_quarantine(env: Path, 
 
     assert shown.returncode == 0, shown.stderr
     line = next(line for line in shown.stdout.splitlines() if "allocation" in line)
-    assert "ok" in line and f"{sim.tenant.count('allocation') - 2:,}" in line and line.rstrip(" │").endswith("2")
+    assert "ok" in line and f"{simulator.tenant.count('allocation') - 2:,}" in line and line.rstrip(" │").endswith("2")
     assert "2026-11-01" in line  # the watermark: the WMS clock at the sync

@@ -48,7 +48,7 @@ KINDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.skipif(not _pg(), 
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
+def simulator() -> Iterator[Simulator]:
     with Simulator(scale=1_200, seed=5) as s:
         yield s
 
@@ -109,9 +109,9 @@ def rejected(cfg: settings_module.Settings, run_id: str) -> list[tuple[Any, str,
     return [(r[0], r[1], r[2]) for r in found]
 
 
-def assert_as_sent(sim: Simulator, stored: dict[int, dict[str, Any]], ids: set[int]) -> None:
+def assert_as_sent(simulator: Simulator, stored: dict[int, dict[str, Any]], ids: set[int]) -> None:
     """Stored rows equal the simulator's own rows for these ids (mod_ts, quantities, text)."""
-    truth = {r["id"]: r for r in sim.tenant.rows("allocation", sorted(ids))}
+    truth = {r["id"]: r for r in simulator.tenant.rows("allocation", sorted(ids))}
     for i in ids:
         got, want = stored[i], truth[i]
         assert got["mod_ts"].astimezone(UTC).replace(tzinfo=None) == want["mod_ts"], i
@@ -136,32 +136,36 @@ def mutate_ids(changes: dict[int, dict[str, Any]]) -> Mutation:
     return records(lambda r: {**r, **changes[r["id"]]} if r.get("id") in changes else None)
 
 
-def test_non_integers_in_integer_fields_are_rejected_never_truncated(sim: Simulator, target: dict[str, Any]) -> None:
+def test_non_integers_in_integer_fields_are_rejected_never_truncated(
+    simulator: Simulator, target: dict[str, Any]
+) -> None:
     bad = {7: {"id": 6.9}, 8: {"task_seq_nbr": 7.9}, 9: {"id": "123"}, 10: {"task_seq_nbr": 7.0}}
-    with proxy(sim.base_url, mutate_ids(bad)) as p:
-        cfg = config(p.base_url(sim.base_url), target)
+    with proxy(simulator.base_url, mutate_ids(bad)) as p:
+        cfg = config(p.base_url(simulator.base_url), target)
         report = ok(sync(cfg))
     stored = rows(cfg)
-    total = sim.tenant.count("allocation")
+    total = simulator.tenant.count("allocation")
     assert report.extracted == total and report.rejected == 4
     assert len(stored) == total - 4  # extracted = loaded + rejected
     assert not {7, 8, 9, 10} & set(stored)
-    assert_as_sent(sim, stored, {6, 123, 11})  # 6 and 123 were not overwritten by 6.9 and "123"
+    assert_as_sent(simulator, stored, {6, 123, 11})  # 6 and 123 were not overwritten by 6.9 and "123"
     found = rejected(cfg, report.run_id)
     assert sorted(r[1] for r in found) == ["type:id", "type:id", "type:task_seq_nbr", "type:task_seq_nbr"]
     assert any('"id":6.9' in r[2] for r in found) and any('"task_seq_nbr":7.9' in r[2] for r in found)
 
 
-def test_a_field_first_seen_mid_page_is_stored_for_every_record(sim: Simulator, target: dict[str, Any]) -> None:
+def test_a_field_first_seen_mid_page_is_stored_for_every_record(simulator: Simulator, target: dict[str, Any]) -> None:
     late = records(lambda r: {**r, "late_field": f"L{r['id']}"} if r["id"] % 4 == 3 else None)
-    with proxy(sim.base_url, late) as p:
-        cfg = config(p.base_url(sim.base_url), target, batch_rows=1000)
+    with proxy(simulator.base_url, late) as p:
+        cfg = config(p.base_url(simulator.base_url), target, batch_rows=1000)
         report = ok(sync(cfg))
     assert report.new_fields == ("late_field",)
     stored = rows(cfg)
     values = {i: r["late_field"] for i, r in stored.items()}
     assert all(values[i] == (f"L{i}" if i % 4 == 3 else None) for i in values)
-    assert sum(v is not None for v in values.values()) == len([i for i in sim.tenant.ids("allocation") if i % 4 == 3])
+    assert sum(v is not None for v in values.values()) == len(
+        [i for i in simulator.tenant.ids("allocation") if i % 4 == 3]
+    )
 
 
 def _raw(body: bytes, record: int, text: bytes) -> bytes:
@@ -175,7 +179,7 @@ def _raw(body: bytes, record: int, text: bytes) -> bytes:
     return body[: at + len(b'"pick_user":')] + b'"' + text + b'"' + body[end:]
 
 
-def test_unstorable_text_rejects_its_record_and_the_rest_loads(sim: Simulator, target: dict[str, Any]) -> None:
+def test_unstorable_text_rejects_its_record_and_the_rest_loads(simulator: Simulator, target: dict[str, Any]) -> None:
     def mutate(path: str, body: bytes) -> bytes:
         if "/entity/allocation/" not in path:
             return body
@@ -183,33 +187,35 @@ def test_unstorable_text_rejects_its_record_and_the_rest_loads(sim: Simulator, t
         body = _raw(body, 21, b"nul\\u0000byte")  # a NUL (PostgreSQL cannot store it)
         return _raw(body, 22, b"lone \\ud800 surrogate")  # not text at all
 
-    with proxy(sim.base_url, mutate) as p:
-        cfg = config(p.base_url(sim.base_url), target)
+    with proxy(simulator.base_url, mutate) as p:
+        cfg = config(p.base_url(simulator.base_url), target)
         report = ok(sync(cfg))
         again = ok(sync(cfg))  # a rerun is not stuck on them
     stored = rows(cfg)
     assert report.rejected == 3 and again.rejected == 3
-    assert not {20, 21, 22} & set(stored) and len(stored) == sim.tenant.count("allocation") - 3
+    assert not {20, 21, 22} & set(stored) and len(stored) == simulator.tenant.count("allocation") - 3
     found = rejected(cfg, report.run_id)
     assert [r[1] for r in found] == ["encoding:pick_user"] * 3
     raws = " ".join(r[2] for r in found)
     assert "\\udce9 latin-1" in raws and "nul\\u0000byte" in raws and "lone \\ud800 surrogate" in raws
-    assert_as_sent(sim, stored, {19, 23})
+    assert_as_sent(simulator, stored, {19, 23})
 
 
-def test_sub_microsecond_timestamps_are_rejected_with_a_precision_rule(sim: Simulator, target: dict[str, Any]) -> None:
+def test_sub_microsecond_timestamps_are_rejected_with_a_precision_rule(
+    simulator: Simulator, target: dict[str, Any]
+) -> None:
     nanos = records(lambda r: {**r, "mod_ts": "2026-10-01T10:00:00.123456789-03:00"} if r["id"] == 30 else None)
-    with proxy(sim.base_url, nanos) as p:
-        cfg = config(p.base_url(sim.base_url), target)
+    with proxy(simulator.base_url, nanos) as p:
+        cfg = config(p.base_url(simulator.base_url), target)
         report = ok(sync(cfg))
     assert [r[1] for r in rejected(cfg, report.run_id)] == ["precision:mod_ts"]
     assert 30 not in rows(cfg)
 
 
-def test_new_field_names_that_cannot_be_columns_get_safe_ones(sim: Simulator, target: dict[str, Any]) -> None:
+def test_new_field_names_that_cannot_be_columns_get_safe_ones(simulator: Simulator, target: dict[str, Any]) -> None:
     odd = {'a"; drop table allocation; --': "x", "Mod_TS": "shadow", "_run_id": "mine", "order_dtl_key": "k"}
-    with proxy(sim.base_url, records(lambda r: {**r, **odd})) as p:
-        cfg = config(p.base_url(sim.base_url), target)
+    with proxy(simulator.base_url, records(lambda r: {**r, **odd})) as p:
+        cfg = config(p.base_url(simulator.base_url), target)
         first = ok(sync(cfg))
         second = ok(sync(cfg))  # the same fields land in the same columns again
     renamed = dict(first.renamed)
@@ -219,7 +225,7 @@ def test_new_field_names_that_cannot_be_columns_get_safe_ones(sim: Simulator, ta
     for field, column in renamed.items():
         assert row[column] == odd[field]
     assert row["_run_id"] != "mine" and row["order_dtl_key"] != "k"  # the project's own columns are intact
-    assert len(stored) == sim.tenant.count("allocation")
+    assert len(stored) == simulator.tenant.count("allocation")
 
 
 def _links_to(url: str) -> Mutation:
@@ -258,11 +264,11 @@ class _Decoy:
 
 
 def test_a_next_page_to_another_host_is_refused_and_marks_nothing_deleted(
-    sim: Simulator, target: dict[str, Any]
+    simulator: Simulator, target: dict[str, Any]
 ) -> None:
     decoy = _Decoy()
-    with proxy(sim.base_url) as p:
-        cfg = config(p.base_url(sim.base_url), target)
+    with proxy(simulator.base_url) as p:
+        cfg = config(p.base_url(simulator.base_url), target)
         ok(sync(cfg))
         p.mutate = _links_to(decoy.url)
         failed = sync(cfg)
@@ -273,8 +279,10 @@ def test_a_next_page_to_another_host_is_refused_and_marks_nothing_deleted(
     assert all(r["_deleted_at"] is None for r in rows(cfg).values())
 
 
-def test_a_row_deleted_by_mistake_comes_back_and_is_counted_restored(sim: Simulator, target: dict[str, Any]) -> None:
-    cfg = config(sim.base_url, target)
+def test_a_row_deleted_by_mistake_comes_back_and_is_counted_restored(
+    simulator: Simulator, target: dict[str, Any]
+) -> None:
+    cfg = config(simulator.base_url, target)
     ok(sync(cfg))
     execute(cfg, "UPDATE {t} SET _deleted_at = CURRENT_TIMESTAMP WHERE id IN (5, 6)")
     report = ok(sync(cfg))
@@ -283,22 +291,22 @@ def test_a_row_deleted_by_mistake_comes_back_and_is_counted_restored(sim: Simula
 
 
 def test_two_runs_of_one_entity_never_overlap_and_the_second_asks_the_wms_nothing(
-    sim: Simulator, target: dict[str, Any]
+    simulator: Simulator, target: dict[str, Any]
 ) -> None:
-    sim.set_faults(Faults(latency_s=0.05))
+    simulator.set_faults(Faults(latency_s=0.05))
     try:
-        with proxy(sim.base_url) as first, proxy(sim.base_url) as second:
-            slow = config(first.base_url(sim.base_url), target)
+        with proxy(simulator.base_url) as first, proxy(simulator.base_url) as second:
+            slow = config(first.base_url(simulator.base_url), target)
             outcome: list[EntityReport | SyncError] = []
             runner = threading.Thread(target=lambda: outcome.append(sync(slow)))
             runner.start()
             while not [r for r in first.requests if "/entity/allocation/" in r[0]]:
                 time.sleep(0.02)
-            refused = sync(config(second.base_url(sim.base_url), target), "incremental")
+            refused = sync(config(second.base_url(simulator.base_url), target), "incremental")
             runner.join(timeout=120)
             assert second.requests == []  # refused before asking the WMS anything
     finally:
-        sim.set_faults(Faults())
+        simulator.set_faults(Faults())
     assert isinstance(refused, SyncError) and refused.step == "lock"
     assert "another run" in refused.message
     assert isinstance(outcome[0], EntityReport)

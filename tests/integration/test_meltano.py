@@ -39,7 +39,7 @@ def installed() -> None:
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
+def simulator() -> Iterator[Simulator]:
     with Simulator(scale=500, seed=21) as s:
         yield s
 
@@ -52,14 +52,14 @@ def schema() -> Iterator[str]:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
-def environment(sim: Simulator, schema: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+def environment(simulator: Simulator, schema: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     """Settings through environment variables, as in production; state in this test's own system DB."""
     sqlalchemy_url = PG_DSN.replace("postgresql://", "postgresql+psycopg://", 1)
     return {
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
-        "TAP_ORACLE_WMS_BASE_URL": sim.base_url,
-        "TAP_ORACLE_WMS_USERNAME": sim.username,
-        "TAP_ORACLE_WMS_PASSWORD": sim.password,
+        "TAP_ORACLE_WMS_BASE_URL": simulator.base_url,
+        "TAP_ORACLE_WMS_USERNAME": simulator.username,
+        "TAP_ORACLE_WMS_PASSWORD": simulator.password,
         "TAP_ORACLE_WMS_PAGE_SIZE": "100",
         "TAP_ORACLE_WMS_BACKOFF_BASE_S": "0.01",
         "TAP_ORACLE_WMS_BACKOFF_MAX_S": "0.2",
@@ -80,29 +80,33 @@ def tables(schema: str) -> set[str]:
         return {r[0] for r in rows.fetchall()}
 
 
-def test_meltano_run_loads_every_entity_with_the_simulators_ids(sim: Simulator, schema: str, tmp_path: Path) -> None:
-    meltano.run("tap-oracle-wms", "target-postgres", env=environment(sim, schema, tmp_path))
+def test_meltano_run_loads_every_entity_with_the_simulators_ids(
+    simulator: Simulator, schema: str, tmp_path: Path
+) -> None:
+    meltano.run("tap-oracle-wms", "target-postgres", env=environment(simulator, schema, tmp_path))
 
     for name in CATALOG:
-        assert [r[0] for r in loaded(schema, name)] == sim.tenant.ids(name), name
+        assert [r[0] for r in loaded(schema, name)] == simulator.tenant.ids(name), name
 
 
-def test_incremental_job_second_run_extracts_only_changed_records(sim: Simulator, schema: str, tmp_path: Path) -> None:
-    env = environment(sim, schema, tmp_path, TAP_ORACLE_WMS_OVERLAP_MINUTES="0")
+def test_incremental_job_second_run_extracts_only_changed_records(
+    simulator: Simulator, schema: str, tmp_path: Path
+) -> None:
+    env = environment(simulator, schema, tmp_path, TAP_ORACLE_WMS_OVERLAP_MINUTES="0")
     meltano.run("incremental-sync-job", env=env)
     assert tables(schema) == set(INCREMENTAL_JOB_ENTITIES)
     first = {name: dict(loaded(schema, name, "id, _sdc_sync_started_at")) for name in INCREMENTAL_JOB_ENTITIES}
-    bookmarks = {name: max(sim.tenant.mod_ts(name).values()) for name in INCREMENTAL_JOB_ENTITIES}
-    changes = sim.advance(minutes=60, modify=0.05, insert=0.01)
+    bookmarks = {name: max(simulator.tenant.mod_ts(name).values()) for name in INCREMENTAL_JOB_ENTITIES}
+    changes = simulator.advance(minutes=60, modify=0.05, insert=0.01)
 
     meltano.run("incremental-sync-job", env=env)
 
     for name in INCREMENTAL_JOB_ENTITIES:
         rows = loaded(schema, name, "id, _sdc_sync_started_at, mod_ts")
-        assert [r[0] for r in rows] == sim.tenant.ids(name), name
+        assert [r[0] for r in rows] == simulator.tenant.ids(name), name
         second = {r[0] for r in rows if r[1] != first[name].get(r[0], r[1]) or r[0] not in first[name]}
         changed = set(changes.modified.get(name, [])) | set(changes.inserted.get(name, []))
-        stamps = sim.tenant.mod_ts(name)
+        stamps = simulator.tenant.mod_ts(name)
         at_bookmark = {i for i, m in stamps.items() if m == bookmarks[name]}  # mod_ts__gte re-reads it
         assert changed <= second, name
         assert second <= changed | at_bookmark, name
@@ -111,22 +115,22 @@ def test_incremental_job_second_run_extracts_only_changed_records(sim: Simulator
 
 
 def test_run_with_throttling_and_server_errors_still_loads_everything(
-    sim: Simulator, schema: str, tmp_path: Path
+    simulator: Simulator, schema: str, tmp_path: Path
 ) -> None:
-    sim.set_faults(Faults(rate_limit_every=4, retry_after_s=1, error_every=7, error_burst=2, error_status=500))
-    env = environment(sim, schema, tmp_path, TAP_ORACLE_WMS_ENTITIES='["allocation", "order_dtl", "item"]')
+    simulator.set_faults(Faults(rate_limit_every=4, retry_after_s=1, error_every=7, error_burst=2, error_status=500))
+    env = environment(simulator, schema, tmp_path, TAP_ORACLE_WMS_ENTITIES='["allocation", "order_dtl", "item"]')
 
     meltano.run("tap-oracle-wms", "target-postgres", env=env)
 
     for name in ("allocation", "order_dtl", "item"):
-        assert [r[0] for r in loaded(schema, name)] == sim.tenant.ids(name), name
+        assert [r[0] for r in loaded(schema, name)] == simulator.tenant.ids(name), name
 
 
 def test_a_failed_run_raises_and_keeps_the_password_out_of_the_message(
-    sim: Simulator, schema: str, tmp_path: Path
+    simulator: Simulator, schema: str, tmp_path: Path
 ) -> None:
     env = environment(
-        sim, schema, tmp_path, TAP_ORACLE_WMS_PASSWORD="wrong-s3cret", TAP_ORACLE_WMS_ENTITIES='["company"]'
+        simulator, schema, tmp_path, TAP_ORACLE_WMS_PASSWORD="wrong-s3cret", TAP_ORACLE_WMS_ENTITIES='["company"]'
     )
 
     with pytest.raises(meltano.MeltanoError, match="exited with code") as caught:

@@ -26,20 +26,20 @@ def installed() -> None:
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
+def simulator() -> Iterator[Simulator]:
     with Simulator(scale=400, seed=23) as s:
         yield s
 
 
 @pytest.fixture
-def schema(sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_api: str) -> Iterator[str]:
+def schema(simulator: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_api: str) -> Iterator[str]:
     name = f"mf_{uuid.uuid4().hex[:10]}"
     for key in [k for k in os.environ if k.startswith(("GRUPONOS_", "TAP_ORACLE_WMS_", "TARGET_POSTGRES_"))]:
         monkeypatch.delenv(key)
     env = {
-        "GRUPONOS_WMS__BASE_URL": sim.base_url,
-        "GRUPONOS_WMS__USERNAME": sim.username,
-        "GRUPONOS_WMS__PASSWORD": sim.password,
+        "GRUPONOS_WMS__BASE_URL": simulator.base_url,
+        "GRUPONOS_WMS__USERNAME": simulator.username,
+        "GRUPONOS_WMS__PASSWORD": simulator.password,
         "GRUPONOS_WMS__PAGE_SIZE": "100",
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
         "TARGET_POSTGRES_SQLALCHEMY_URL": PG_DSN.replace("postgresql://", "postgresql+psycopg://", 1),
@@ -73,12 +73,12 @@ def test_record_counts_reads_the_taps_metrics_apart_from_the_targets() -> None:
     assert meltano.record_counts(log, "target-") == {"allocation": 425}
 
 
-def test_meltano_run_flow_loads_the_job_and_reports_rows_per_stream(schema: str, sim: Simulator) -> None:
+def test_meltano_run_flow_loads_the_job_and_reports_rows_per_stream(schema: str, simulator: Simulator) -> None:
     rows = meltano_run(env="local", job="full-sync-job")
 
-    assert rows == {name: sim.tenant.count(name) for name in CATALOG}
+    assert rows == {name: simulator.tenant.count(name) for name in CATALOG}
     for name in CATALOG:
-        assert _ids(schema, name) == sim.tenant.ids(name), name
+        assert _ids(schema, name) == simulator.tenant.ids(name), name
 
 
 def test_meltano_run_flow_fails_with_meltanos_last_lines_when_meltano_fails(

@@ -46,7 +46,7 @@ KINDS = [
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
+def simulator() -> Iterator[Simulator]:
     with Simulator(scale=1_500, seed=3) as s:
         yield s
 
@@ -63,8 +63,8 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str,
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def config(sim: Simulator, target: dict[str, Any], **wms: Any) -> settings_module.Settings:
-    wms_cfg = {"base_url": sim.base_url, "page_size": 100, "backoff_base_s": 0.01, "backoff_max_s": 0.05} | wms
+def config(simulator: Simulator, target: dict[str, Any], **wms: Any) -> settings_module.Settings:
+    wms_cfg = {"base_url": simulator.base_url, "page_size": 100, "backoff_base_s": 0.01, "backoff_max_s": 0.05} | wms
     return settings_module.load(env="local", wms=wms_cfg, warehouse=target)
 
 
@@ -131,13 +131,13 @@ def table(cfg: settings_module.Settings, name: str = "allocation") -> list[dict[
         wh.close()
 
 
-def assert_mirrors(sim: Simulator, cfg: settings_module.Settings, name: str = "allocation") -> None:
+def assert_mirrors(simulator: Simulator, cfg: settings_module.Settings, name: str = "allocation") -> None:
     """The raw table holds each current WMS row exactly once, at its current mod_ts."""
     rows = table(cfg, name)
     live = {r["id"]: r["mod_ts"] for r in rows if r["_deleted_at"] is None}
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids)), "duplicate ids in the raw table"
-    want = sim.tenant.mod_ts(name)
+    want = simulator.tenant.mod_ts(name)
     assert set(live) == set(want), (
         f"{name}: missing {sorted(set(want) - set(live))[:5]}, extra {sorted(set(live) - set(want))[:5]}"
     )
@@ -153,64 +153,68 @@ def runs(cfg: settings_module.Settings) -> list[tuple[str, str]]:
         wh.close()
 
 
-def test_full_then_incremental_mirrors_every_entity(sim: Simulator, target: dict[str, Any]) -> None:
-    cfg = config(sim, target)
+def test_full_then_incremental_mirrors_every_entity(simulator: Simulator, target: dict[str, Any]) -> None:
+    cfg = config(simulator, target)
     for name in CATALOG:
         report = sync(cfg, "full", name)
-        assert report.inserted == report.extracted == sim.tenant.count(name)
-        assert_mirrors(sim, cfg, name)
-    changes = sim.advance(minutes=90, modify=0.03, insert=0.01)
+        assert report.inserted == report.extracted == simulator.tenant.count(name)
+        assert_mirrors(simulator, cfg, name)
+    changes = simulator.advance(minutes=90, modify=0.03, insert=0.01)
     for name in CATALOG:
         report = sync(cfg, "incremental", name)
         assert report.inserted == len(changes.inserted.get(name, []))
         assert report.updated == len(changes.modified.get(name, []))
-        assert_mirrors(sim, cfg, name)
+        assert_mirrors(simulator, cfg, name)
 
 
-def test_no_change_incremental_changes_nothing_and_moves_the_watermark(sim: Simulator, target: dict[str, Any]) -> None:
-    cfg = config(sim, target)
+def test_no_change_incremental_changes_nothing_and_moves_the_watermark(
+    simulator: Simulator, target: dict[str, Any]
+) -> None:
+    cfg = config(simulator, target)
     sync(cfg, "full")
     first = sync(cfg, "incremental")
     second = sync(cfg, "incremental")
     assert (second.inserted, second.updated) == (0, 0)
-    assert first.watermark_after == second.watermark_after == sim.tenant.now
+    assert first.watermark_after == second.watermark_after == simulator.tenant.now
 
 
-def test_full_sync_marks_vanished_ids_deleted_and_never_removes_rows(sim: Simulator, target: dict[str, Any]) -> None:
-    cfg = config(sim, target)
+def test_full_sync_marks_vanished_ids_deleted_and_never_removes_rows(
+    simulator: Simulator, target: dict[str, Any]
+) -> None:
+    cfg = config(simulator, target)
     sync(cfg, "full")
-    gone = sim.delete("allocation", [10, 11, 12, 700])
+    gone = simulator.delete("allocation", [10, 11, 12, 700])
     report = sync(cfg, "full")
     assert report.deleted == 4
     rows = {r["id"]: r for r in table(cfg)}
     assert len(rows) == 1_500  # nothing physically deleted
     assert all(rows[i]["_deleted_at"] is not None for i in gone)
-    assert_mirrors(sim, cfg)
+    assert_mirrors(simulator, cfg)
 
 
 @pytest.mark.parametrize("crash_at", ["before_merge:2", "during_merge:2", "after_merge:2"])
 @pytest.mark.parametrize("mode", ["full", "incremental"])
 def test_rerun_after_a_crash_loads_each_row_once(
-    sim: Simulator, target: dict[str, Any], crash_at: str, mode: str
+    simulator: Simulator, target: dict[str, Any], crash_at: str, mode: str
 ) -> None:
-    cfg = config(sim, target)
+    cfg = config(simulator, target)
     if mode == "incremental":
         sync(cfg, "full")
-        sim.advance(minutes=60, modify=0.5, insert=0.1)  # enough changes for several batches
+        simulator.advance(minutes=60, modify=0.5, insert=0.1)  # enough changes for several batches
     crashed = sync_in_subprocess(cfg, mode, crash_at=crash_at)
     assert crashed.returncode == 86, crashed.stderr  # the process really died there
     committed = table(cfg)
     rerun = sync_in_subprocess(cfg, mode)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert_mirrors(sim, cfg)
+    assert_mirrors(simulator, cfg)
     if mode == "full":
         # the first batch (400 rows) was committed before the crash and survived it
         assert len(committed) >= 400
     assert ("full" if mode == "full" else "incremental", "abandoned") in runs(cfg)
 
 
-def test_full_sync_resumes_after_the_last_committed_id(sim: Simulator, target: dict[str, Any]) -> None:
-    cfg = config(sim, target)
+def test_full_sync_resumes_after_the_last_committed_id(simulator: Simulator, target: dict[str, Any]) -> None:
+    cfg = config(simulator, target)
     assert sync_in_subprocess(cfg, "full", crash_at="after_merge:2").returncode == 86
     wh = connect(cfg.warehouse)
     state = wh.state("allocation")
@@ -219,7 +223,7 @@ def test_full_sync_resumes_after_the_last_committed_id(sim: Simulator, target: d
     report = sync(cfg, "full")
     assert report.extracted == 1_500 - state.checkpoint_id  # only the ids after the checkpoint
     assert report.deleted == 0  # rows loaded before the crash count as seen
-    assert_mirrors(sim, cfg)
+    assert_mirrors(simulator, cfg)
 
 
 @pytest.mark.parametrize(
@@ -230,21 +234,21 @@ def test_full_sync_resumes_after_the_last_committed_id(sim: Simulator, target: d
     ],
     ids=["429-503-truncated", "500-timeouts"],
 )
-def test_faults_mid_scan_still_converge(sim: Simulator, target: dict[str, Any], faults: Faults) -> None:
-    cfg = config(sim, target, timeout_s=0.5, max_retries=8)
+def test_faults_mid_scan_still_converge(simulator: Simulator, target: dict[str, Any], faults: Faults) -> None:
+    cfg = config(simulator, target, timeout_s=0.5, max_retries=8)
     sync(cfg, "full")
-    sim.advance(minutes=60, modify=0.1, insert=0.05)
-    sim.set_faults(faults)
+    simulator.advance(minutes=60, modify=0.1, insert=0.05)
+    simulator.set_faults(faults)
     sync(cfg, "incremental")
-    sim.set_faults(Faults())
-    assert_mirrors(sim, cfg)
+    simulator.set_faults(Faults())
+    assert_mirrors(simulator, cfg)
 
 
 def test_rejected_rows_are_quarantined_and_the_run_passes_under_the_threshold(
-    sim: Simulator, target: dict[str, Any]
+    simulator: Simulator, target: dict[str, Any]
 ) -> None:
-    sim.tenant.set_values("allocation", [5, 6], {"packed_qty": 999})  # packed > allocated
-    cfg = config(sim, target)
+    simulator.tenant.set_values("allocation", [5, 6], {"packed_qty": 999})  # packed > allocated
+    cfg = config(simulator, target)
     report = sync(cfg, "full")
     assert report.rejected == 2 and report.extracted == 1_500
     wh = connect(cfg.warehouse)
@@ -257,14 +261,14 @@ def test_rejected_rows_are_quarantined_and_the_run_passes_under_the_threshold(
     wh.close()
     assert [(r[0], r[1]) for r in rows] == [(5, "packed_qty_le_alloc_qty"), (6, "packed_qty_le_alloc_qty")]
     assert '"packed_qty":"999.0000"' in rows[0][2]
-    assert {r["id"] for r in table(cfg)} == set(sim.tenant.ids("allocation")) - {5, 6}
+    assert {r["id"] for r in table(cfg)} == set(simulator.tenant.ids("allocation")) - {5, 6}
 
 
 def test_too_many_rejected_rows_fail_the_run_naming_entity_record_and_rule(
-    sim: Simulator, target: dict[str, Any]
+    simulator: Simulator, target: dict[str, Any]
 ) -> None:
-    sim.tenant.set_values("allocation", range(1, 101), {"alloc_qty": -1})  # 100 of 1,500 = 6.7 %
-    cfg = config(sim, target)
+    simulator.tenant.set_values("allocation", range(1, 101), {"alloc_qty": -1})  # 100 of 1,500 = 6.7 %
+    cfg = config(simulator, target)
     proc = sync_in_subprocess(cfg, "full")
     assert proc.returncode == 1
     assert "allocation: check failed" in proc.stderr and "100 of 1500" in proc.stderr
@@ -275,8 +279,8 @@ def test_too_many_rejected_rows_fail_the_run_naming_entity_record_and_rule(
     assert ("full", "failed") in runs(cfg)
 
 
-def test_wrong_wms_password_fails_clearly_without_printing_it(sim: Simulator, target: dict[str, Any]) -> None:
-    cfg = config(sim, target, password="hunter2-wrong")
+def test_wrong_wms_password_fails_clearly_without_printing_it(simulator: Simulator, target: dict[str, Any]) -> None:
+    cfg = config(simulator, target, password="hunter2-wrong")
     wh = connect(cfg.warehouse)
     with WmsClient(cfg.wms) as wms:
         result = sync_entity(entity("item"), "full", Context(settings=cfg, wms=wms, warehouse=wh))
@@ -286,8 +290,8 @@ def test_wrong_wms_password_fails_clearly_without_printing_it(sim: Simulator, ta
     assert "hunter2" not in str(error)
 
 
-def test_two_runs_of_one_entity_at_once_the_second_fails_clearly(sim: Simulator, target: dict[str, Any]) -> None:
-    cfg = config(sim, target)
+def test_two_runs_of_one_entity_at_once_the_second_fails_clearly(simulator: Simulator, target: dict[str, Any]) -> None:
+    cfg = config(simulator, target)
     sync(cfg, "full")
     holder = connect(cfg.warehouse)
     try:
@@ -311,11 +315,11 @@ def test_two_runs_of_one_entity_at_once_the_second_fails_clearly(sim: Simulator,
 
 
 @pytest.mark.skipif(not _pg_available(), reason=f"no PostgreSQL at {PG_DSN}")
-def test_postgres_connection_killed_mid_load_loses_nothing_committed(sim: Simulator, tmp_path: Path) -> None:
+def test_postgres_connection_killed_mid_load_loses_nothing_committed(simulator: Simulator, tmp_path: Path) -> None:
     schema = f"t_{uuid.uuid4().hex[:10]}"
     target = {"kind": "postgres", "dsn": PG_DSN, "schema": schema, "merge_batch_rows": 200}
-    cfg = config(sim, target)
-    sim.set_faults(Faults(latency_s=0.03))  # a slow WMS keeps the load going while we strike
+    cfg = config(simulator, target)
+    simulator.set_faults(Faults(latency_s=0.03))  # a slow WMS keeps the load going while we strike
     try:
         killed: list[int] = []
 
@@ -345,9 +349,9 @@ def test_postgres_connection_killed_mid_load_loses_nothing_committed(sim: Simula
         assert first.returncode == 1 and "PostgreSQL" in first.stderr
         survived = table(cfg)
         assert len(survived) >= 400  # what was committed before the kill is still there
-        sim.set_faults(Faults())
+        simulator.set_faults(Faults())
         assert sync_in_subprocess(cfg, "full").returncode == 0
-        assert_mirrors(sim, cfg)
+        assert_mirrors(simulator, cfg)
     finally:
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -358,7 +362,7 @@ def _has_runs(conn: psycopg.Connection[Any], schema: str) -> bool:
     return bool(row and row[0])
 
 
-def test_sync_command_prints_the_table_and_exits_zero(sim: Simulator, target: dict[str, Any]) -> None:
-    proc = sync_in_subprocess(config(sim, target), "full")
+def test_sync_command_prints_the_table_and_exits_zero(simulator: Simulator, target: dict[str, Any]) -> None:
+    proc = sync_in_subprocess(config(simulator, target), "full")
     assert proc.returncode == 0, proc.stderr
     assert "allocation" in proc.stdout and "1,500" in proc.stdout and "records/s" in proc.stdout

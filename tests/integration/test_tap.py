@@ -35,7 +35,7 @@ TAP = str(Path(sys.executable).parent / "tap-oracle-wms")
 
 
 @pytest.fixture(scope="module", autouse=True)
-def sim() -> Iterator[Simulator]:
+def simulator() -> Iterator[Simulator]:
     with Simulator(scale=200, seed=11) as s:
         CONFIG.update(base_url=s.base_url, username=s.username, password=s.password)
         yield s
@@ -73,15 +73,15 @@ def own_sim() -> Iterator[Simulator]:
         yield s
 
 
-def own_config(sim: Simulator, **overrides: Any) -> dict[str, Any]:
-    return CONFIG | {"base_url": sim.base_url, "page_size": 50} | overrides
+def own_config(simulator: Simulator, **overrides: Any) -> dict[str, Any]:
+    return CONFIG | {"base_url": simulator.base_url, "page_size": 50} | overrides
 
 
-def test_every_record_of_every_entity_arrives_once(sim: Simulator) -> None:
+def test_every_record_of_every_entity_arrives_once(simulator: Simulator) -> None:
     messages, _ = sync(CONFIG)
     for name in CATALOG:
         ids = [r["id"] for r in records(messages, name)]
-        assert sorted(ids) == sim.tenant.ids(name), name
+        assert sorted(ids) == simulator.tenant.ids(name), name
 
 
 def test_master_data_is_full_table_and_operational_data_incremental_on_mod_ts() -> None:
@@ -143,9 +143,9 @@ def test_throttling_and_server_errors_are_retried_to_the_same_records(own_sim: S
     assert sorted(r["id"] for r in records(messages, "order_dtl")) == own_sim.tenant.ids("order_dtl")
 
 
-def test_records_keep_decimals_exact_and_timestamps_in_utc(sim: Simulator) -> None:
+def test_records_keep_decimals_exact_and_timestamps_in_utc(simulator: Simulator) -> None:
     messages, _ = sync(CONFIG | {"entities": ["allocation"]})
-    rows = {r["id"]: r for r in sim.tenant.rows("allocation")}
+    rows = {r["id"]: r for r in simulator.tenant.rows("allocation")}
     for record in records(messages, "allocation")[:50]:
         row = rows[record["id"]]
         assert isinstance(record["alloc_qty"], Decimal)
@@ -169,7 +169,7 @@ def test_unknown_entities_are_refused_naming_the_known_ones() -> None:
     assert "allocation" in str(caught.value.errors)  # type: ignore[attr-defined]
 
 
-def test_secrets_never_appear_in_about_discovery_or_a_failed_run(sim: Simulator, tmp_path: Path) -> None:
+def test_secrets_never_appear_in_about_discovery_or_a_failed_run(simulator: Simulator, tmp_path: Path) -> None:
     about = subprocess.run([TAP, "--about", "--format", "json"], capture_output=True, text=True, timeout=60)
     settings = json.loads(about.stdout)["settings"]["properties"]
     assert settings["password"].get("secret") is True

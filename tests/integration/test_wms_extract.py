@@ -18,11 +18,11 @@ from tests.specs import CATALOG
 from tests.specs import spec as entity
 
 
-def settings(sim: Simulator, **overrides: Any) -> WmsSettings:
+def settings(simulator: Simulator, **overrides: Any) -> WmsSettings:
     values: dict[str, Any] = {
-        "base_url": sim.base_url,
-        "username": sim.username,
-        "password": sim.password,
+        "base_url": simulator.base_url,
+        "username": simulator.username,
+        "password": simulator.password,
         "page_size": 100,
         "min_page_size": 25,
         "backoff_base_s": 0.01,
@@ -39,38 +39,38 @@ def ids_of(run: Extraction) -> list[int]:
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
+def simulator() -> Iterator[Simulator]:
     with Simulator(scale=1_500, seed=11) as s:
         yield s
 
 
 @pytest.mark.parametrize("mode", ["sequenced", "paged"])
-def test_every_entity_arrives_complete_and_typed(sim: Simulator, mode: str) -> None:
-    with WmsClient(settings(sim, page_mode=mode, page_size=250)) as wms:
+def test_every_entity_arrives_complete_and_typed(simulator: Simulator, mode: str) -> None:
+    with WmsClient(settings(simulator, page_mode=mode, page_size=250)) as wms:
         for name, spec in CATALOG.items():
             run = extract(spec, wms)
             batches = list(run)
             got = [i for b in batches for i in b.column("id").to_pylist()]
-            assert sorted(got) == sim.tenant.ids(name), name
+            assert sorted(got) == simulator.tenant.ids(name), name
             assert len(got) == len(set(got)), name
             assert all(b.schema == spec.schema for b in batches), name
             if mode == "paged":
                 assert run.stats.result_count == len(got), name
 
 
-def test_partitioned_extraction_has_no_duplicates_and_no_gaps(sim: Simulator) -> None:
-    with WmsClient(settings(sim, partition_min_rows=100, max_concurrency=4)) as wms:
+def test_partitioned_extraction_has_no_duplicates_and_no_gaps(simulator: Simulator) -> None:
+    with WmsClient(settings(simulator, partition_min_rows=100, max_concurrency=4)) as wms:
         run = extract(entity("allocation"), wms)
         got = ids_of(run)
     assert len(run.partitions) > 1
-    assert sorted(got) == sim.tenant.ids("allocation") and len(got) == len(set(got))
+    assert sorted(got) == simulator.tenant.ids("allocation") and len(got) == len(set(got))
 
 
-def test_values_arrive_exactly_as_the_wms_holds_them(sim: Simulator) -> None:
-    with WmsClient(settings(sim)) as wms:
+def test_values_arrive_exactly_as_the_wms_holds_them(simulator: Simulator) -> None:
+    with WmsClient(settings(simulator)) as wms:
         table = pa.Table.from_batches(list(extract(entity("allocation"), wms)))
     rows = {r["id"]: r for r in table.to_pylist()}
-    for held in sim.tenant.rows("allocation", [1, 2, 3, 500, 1500]):
+    for held in simulator.tenant.rows("allocation", [1, 2, 3, 500, 1500]):
         got = rows[held["id"]]
         assert got["alloc_qty"] == held["alloc_qty"] and got["packed_qty"] == held["packed_qty"]
         assert got["mod_ts"].replace(tzinfo=None) == held["mod_ts"]
@@ -98,15 +98,15 @@ FAULTS = {
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "partitioned"])
-def test_entity_arrives_complete_despite_faults(sim: Simulator, fault: str, parallel: bool) -> None:
+def test_entity_arrives_complete_despite_faults(simulator: Simulator, fault: str, parallel: bool) -> None:
     faults, overrides = FAULTS[fault]
     if parallel:
         overrides = overrides | {"partition_min_rows": 100, "max_concurrency": 4}
-    sim.set_faults(faults)
-    with WmsClient(settings(sim, **overrides)) as wms:
+    simulator.set_faults(faults)
+    with WmsClient(settings(simulator, **overrides)) as wms:
         run = extract(entity("allocation"), wms)
         got = ids_of(run)
-    assert sorted(got) == sim.tenant.ids("allocation")
+    assert sorted(got) == simulator.tenant.ids("allocation")
     assert len(got) == len(set(got))
     if fault == "timeouts_on_large_pages":
         assert run.stats.halvings >= 1
@@ -114,52 +114,52 @@ def test_entity_arrives_complete_despite_faults(sim: Simulator, fault: str, para
         assert run.stats.retries >= 1
 
 
-def test_incremental_window_after_the_clock_moves_returns_exactly_the_changes(sim: Simulator) -> None:
-    watermark = sim.tenant.now
-    changes = sim.advance(minutes=90, modify=0.02, insert=0.01)
-    window = Window.since(watermark, until=sim.tenant.now, overlap=timedelta(0))
-    with WmsClient(settings(sim)) as wms:
+def test_incremental_window_after_the_clock_moves_returns_exactly_the_changes(simulator: Simulator) -> None:
+    watermark = simulator.tenant.now
+    changes = simulator.advance(minutes=90, modify=0.02, insert=0.01)
+    window = Window.since(watermark, until=simulator.tenant.now, overlap=timedelta(0))
+    with WmsClient(settings(simulator)) as wms:
         got = set(ids_of(extract(entity("allocation"), wms, window=window)))
     assert got == set(changes.modified["allocation"]) | set(changes.inserted["allocation"])
 
 
-def test_overlap_rereads_rows_changed_just_before_the_watermark(sim: Simulator) -> None:
-    first = sim.advance(minutes=60, modify=0.01, insert=0)
-    watermark = sim.tenant.now
-    second = sim.advance(minutes=60, modify=0.01, insert=0)
-    window = Window.since(watermark, until=sim.tenant.now, overlap=timedelta(minutes=60))
-    with WmsClient(settings(sim)) as wms:
+def test_overlap_rereads_rows_changed_just_before_the_watermark(simulator: Simulator) -> None:
+    first = simulator.advance(minutes=60, modify=0.01, insert=0)
+    watermark = simulator.tenant.now
+    second = simulator.advance(minutes=60, modify=0.01, insert=0)
+    window = Window.since(watermark, until=simulator.tenant.now, overlap=timedelta(minutes=60))
+    with WmsClient(settings(simulator)) as wms:
         got = set(ids_of(extract(entity("allocation"), wms, window=window)))
     assert got == set(first.modified["allocation"]) | set(second.modified["allocation"])
 
 
-def test_deleted_rows_do_not_arrive(sim: Simulator) -> None:
-    sim.delete("allocation", [5, 6, 7])
-    with WmsClient(settings(sim)) as wms:
+def test_deleted_rows_do_not_arrive(simulator: Simulator) -> None:
+    simulator.delete("allocation", [5, 6, 7])
+    with WmsClient(settings(simulator)) as wms:
         got = ids_of(extract(entity("allocation"), wms))
-    assert not {5, 6, 7} & set(got) and sorted(got) == sim.tenant.ids("allocation")
+    assert not {5, 6, 7} & set(got) and sorted(got) == simulator.tenant.ids("allocation")
 
 
-def test_wrong_password_fails_at_once_naming_entity_url_status_and_reference(sim: Simulator) -> None:
-    with WmsClient(settings(sim, password="wrong-secret")) as wms, pytest.raises(WmsAuthError) as info:
+def test_wrong_password_fails_at_once_naming_entity_url_status_and_reference(simulator: Simulator) -> None:
+    with WmsClient(settings(simulator, password="wrong-secret")) as wms, pytest.raises(WmsAuthError) as info:
         list(extract(entity("order_hdr"), wms))
     err = info.value
     assert err.entity == "order_hdr" and err.status == 401 and err.reference
-    assert err.url and err.url.startswith(sim.base_url)
-    assert "wrong-secret" not in str(err) and sim.password not in str(err)
+    assert err.url and err.url.startswith(simulator.base_url)
+    assert "wrong-secret" not in str(err) and simulator.password not in str(err)
 
 
-def test_server_errors_outlasting_the_retries_raise_unavailable_with_context(sim: Simulator) -> None:
-    sim.set_faults(Faults(error_every=1, error_burst=1, error_status=503))
-    with WmsClient(settings(sim, max_retries=2)) as wms, pytest.raises(WmsUnavailable) as info:
+def test_server_errors_outlasting_the_retries_raise_unavailable_with_context(simulator: Simulator) -> None:
+    simulator.set_faults(Faults(error_every=1, error_burst=1, error_status=503))
+    with WmsClient(settings(simulator, max_retries=2)) as wms, pytest.raises(WmsUnavailable) as info:
         list(extract(entity("item"), wms))
     assert info.value.entity == "item" and info.value.status == 503 and info.value.reference
 
 
-def test_ping_tells_a_wrong_base_url_from_an_empty_list(sim: Simulator) -> None:
-    wrong = settings(sim, base_url=sim.base_url.replace("/local/", "/nope/"))
+def test_ping_tells_a_wrong_base_url_from_an_empty_list(simulator: Simulator) -> None:
+    wrong = settings(simulator, base_url=simulator.base_url.replace("/local/", "/nope/"))
     with WmsClient(wrong) as wms, pytest.raises(WmsRequestError) as info:
         wms.ping()
     assert info.value.status == 404
-    with WmsClient(settings(sim)) as wms:
+    with WmsClient(settings(simulator)) as wms:
         wms.ping()
