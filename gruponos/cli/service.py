@@ -105,7 +105,9 @@ class Service:
         self._run("--no-prompt", "deployment", "schedule", "create", "incremental-sync/local", "--cron",
                   "*/5 * * * *", "--timezone", "America/Sao_Paulo", "--replace", "--accept-yes")  # fmt: skip
         say(f"WMS simulator on 127.0.0.1:{self.sim_port} ({self.scale:,} allocations)…")
-        sim = [sys.executable, "-m", "gruponos.cli", "simulator", "serve", "--quiet"]
+        # a living tenant: wall-clock time and enough churn that a 5-minute schedule moves rows
+        sim = [sys.executable, "-m", "gruponos.cli", "simulator", "serve", "--quiet", "--clock", "realtime"]
+        sim += ["--churn", "5"]
         self._spawn("simulator", [*sim, "--port", str(self.sim_port), "--scale", str(self.scale)], "simulator.log")
         say(f"worker on pool {LOCAL_POOL}…")
         self._spawn("prefect worker", self._prefect("worker", "start", "--pool", LOCAL_POOL), "worker.log")

@@ -11,10 +11,22 @@ __all__ = ["admin_url", "spawn"]
 
 
 @contextlib.contextmanager
-def spawn(*, scale: int, seed: int = 42, port: int = 0, extra: list[str] | None = None) -> Iterator[str]:
-    """Start ``gruponos simulator serve`` in a child process; yield its base URL; stop it."""
+def spawn(
+    *,
+    scale: int,
+    seed: int = 42,
+    port: int = 0,
+    clock: str = "fixed",
+    churn: float = 0.0,
+    extra: list[str] | None = None,
+) -> Iterator[str]:
+    """Start ``gruponos simulator serve`` in a child process; yield its base URL; stop it.
+
+    The fixed clock and no churn by default: the demo and the benchmarks need a tenant that
+    changes only when they move its clock.
+    """
     cmd = [sys.executable, "-m", "gruponos.cli", "simulator", "serve", "--quiet", "--port", str(port)]
-    cmd += ["--scale", str(scale), "--seed", str(seed), *(extra or [])]
+    cmd += ["--scale", str(scale), "--seed", str(seed), "--clock", clock, "--churn", str(churn), *(extra or [])]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -1,67 +1,67 @@
 """A fake WMS tenant's data: typed rows in an in-memory DuckDB, made from a seed.
 
-Values come from ``hash(id, seed, salt)`` so the same seed and scale always give the same
-tenant. ``scale`` is the number of allocations; other entities follow in proportion.
-The clock moves with :meth:`Tenant.advance`, which modifies, inserts and deletes rows the way
-a working warehouse does (``mod_ts`` grows; deletes are never announced).
+``scale`` is the number of allocations; other entities follow in proportion (the rows come
+from ``formulas.py``: same seed and scale, same tenant).
+
+The clock is ``fixed`` (starts at :data:`EPOCH`, moves only with :meth:`Tenant.advance`, for
+tests) or ``realtime`` (follows the wall clock; rows were created in the 120 days before the
+tenant started). Changes are stamped with the clock; a *late commit* keeps its ``mod_ts``
+but becomes visible ``late_s`` seconds after it, as a long WMS transaction does.
 """
 
 from __future__ import annotations
 
+import random
 import threading
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 
-from gruponos.simulator.legacy_catalog import CATALOG, EntitySpec, Field, Kind
+from gruponos.simulator.formulas import HISTORY_DAYS, Formulas, row_counts
+from gruponos.simulator.schema import LOOKUP_ROWS, SCHEMA, STATUS_CODES, Entity, Field, Kind
 
-__all__ = ["EPOCH", "STATUS_CODES", "Changes", "Tenant"]
+__all__ = ["EPOCH", "STATUS_CODES", "Changes", "Clock", "Tenant", "key_column"]
 
-# The tenant's clock starts here (UTC); rows were created in the 120 days before it.
+Clock = Literal["fixed", "realtime"]
+
+# The fixed clock starts here (UTC); rows were created in the HISTORY_DAYS before it.
 EPOCH = datetime(2026, 11, 1, 0, 0, 0, tzinfo=UTC)
-HISTORY_DAYS = 120
 
-# Tenant configuration, not published constants: each tenant has its own codes.
-STATUS_CODES: dict[str, tuple[int, ...]] = {
-    "allocation": (0, 10, 20, 30, 90, 99),
-    "order_hdr": (0, 10, 20, 25, 27, 30, 40, 50, 90, 99),
-    "order_dtl": (0, 10, 20, 25, 27, 30, 40, 90, 99),
-    "item": (0, 1, 2),
-    "inventory": (0, 10, 20),
-}
-
-# Related entities outside the catalog: FK objects point at small reference pools.
-_REFERENCE_KEYS: dict[str, tuple[str, ...]] = {
-    "uom": ("UNITS", "CASE", "PACK", "PALLET", "INNER"),
-    "facility_type": ("DC", "STORE", "3PL"),
-    "location_type": ("ACTIVE", "RESERVE", "DROP", "DOCK"),
-    "order_type": ("STD", "RUSH", "ECOM", "B2B", "TRANSFER"),
-    "allocation_type": ("LPN", "UNITS", "CASE"),
-    "ob_lpn_type": ("TOTE", "CARTON_S", "CARTON_M", "CARTON_L", "PALLET"),
-    "mhe_system": ("SORTER1", "ASRS1"),
-    "inventory_attribute": tuple(f"ATTR{i:03d}" for i in range(1, 41)),
-    "container": tuple(f"LPN{i:08d}" for i in range(1, 2001)),
-    "task": tuple(f"TSK{i:07d}" for i in range(1, 5001)),
-    "wave": tuple(f"WV{i:06d}" for i in range(1, 501)),
-}
-
-
-def _counts(scale: int) -> dict[str, int]:
-    return {
-        "company": 2 + scale // 500_000,
-        "facility": 3 + scale // 250_000,
-        "item": max(50, scale // 50),
-        "location": max(100, scale // 20),
-        "inventory": max(100, scale // 5),
-        "order_hdr": max(20, scale // 10),
-        "order_dtl": max(50, scale // 3),
-        "allocation": max(1, scale),
-    }
-
+# The order rows are generated in: every FK target before the rows pointing at it.
+_GENERATION_ORDER = (
+    "company",
+    "facility",
+    "order_status",
+    "inventory_status",
+    "purchase_order_status",
+    "order_type",
+    "putaway_type",
+    "history_activity",
+    "inventory_lock",
+    "inventory_attribute",
+    "vendor",
+    "item",
+    "batch_number",
+    "item_metric",
+    "location",
+    "purchase_order_hdr",
+    "purchase_order_dtl",
+    "ib_shipment",
+    "ib_shipment_dtl",
+    "container",
+    "ib_container",
+    "container_lock_xref",
+    "inventory",
+    "order_hdr",
+    "order_dtl",
+    "allocation",
+    "inventory_history",
+)
+assert set(_GENERATION_ORDER) == set(SCHEMA), "every served entity is generated"
 
 _SQL_TYPES: dict[Kind, str] = {
     Kind.INT: "BIGINT",
@@ -70,9 +70,14 @@ _SQL_TYPES: dict[Kind, str] = {
     Kind.DECIMAL: "DECIMAL(18,4)",
     Kind.TS: "TIMESTAMP",  # naive UTC
     Kind.DATE: "DATE",
+    Kind.TIME: "TIME",
     Kind.FLG: "BOOLEAN",
     Kind.FK: "BIGINT",
 }
+
+
+# Entities whose rows are never changed after they are written (history is appended).
+_APPEND_ONLY = frozenset({"inventory_history"})
 
 
 def key_column(f: Field) -> str:
@@ -82,37 +87,66 @@ def key_column(f: Field) -> str:
 
 @dataclass(slots=True)
 class Changes:
-    """What one clock advance did, per entity."""
+    """What one clock advance (or churn step) did, per entity. ``late``: changed, not yet visible."""
 
     now: datetime
     modified: dict[str, list[int]] = field(default_factory=dict)
     inserted: dict[str, list[int]] = field(default_factory=dict)
     deleted: dict[str, list[int]] = field(default_factory=dict)
+    late: dict[str, list[int]] = field(default_factory=dict)
 
     def total(self) -> int:
         return sum(len(v) for d in (self.modified, self.inserted, self.deleted) for v in d.values())
 
 
-class Tenant:
-    """The simulated tenant's rows and clock. Thread-safe for readers; writes take a lock."""
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A change made at ``stamp`` that becomes visible at ``due`` (a late commit)."""
 
-    def __init__(self, *, scale: int, seed: int = 42) -> None:
+    due: datetime
+    entity: str
+    op: Literal["modify", "insert"]
+    id: int
+    stamp: datetime
+
+
+class Tenant:
+    """The simulated tenant's rows and clock. Readers need no lock; writes take ``lock``."""
+
+    def __init__(self, *, scale: int, seed: int = 42, clock: Clock = "fixed") -> None:
+        if clock not in ("fixed", "realtime"):
+            raise ValueError(f"clock must be 'fixed' or 'realtime', not {clock!r}")
         self.scale = scale
         self.seed = seed
-        self.now = EPOCH
-        self.counts = _counts(scale)
+        self.clock: Clock = clock
+        # The realtime tenant's history ends when it starts (whole seconds, like its filters).
+        self.epoch = EPOCH if clock == "fixed" else datetime.now(UTC).replace(microsecond=0)
+        self._now = self.epoch
+        self.counts = row_counts(scale)
         self.db = duckdb.connect(":memory:", config={"threads": 2})
         self.db.execute("set enable_progress_bar = false")
         self.lock = threading.RLock()
+        self.live_lock = threading.Lock()  # held for microseconds: sorted id lists change under it
+        self.late_share = 0.0
+        self.late_s = 0.0
+        self._rng = random.Random(seed)
+        self._pending: list[_Pending] = []
         self._step = 0
-        self._scope = ""  # salts the per-row hashes with the entity being generated
         self._next_id: dict[str, int] = {}
-        self._live: dict[str, list[int]] = {}  # sorted ids per entity
+        self._live: dict[str, list[int]] = {}
         self._listeners: list[Callable[[str, Iterable[int]], None]] = []
         self._local = threading.local()
-        for name in CATALOG:
-            self._create(CATALOG[name])
+        self._sql = Formulas(seed=seed, counts=self.counts, epoch=self.epoch)
+        for spec in SCHEMA.values():
+            self._create(spec)
         self._generate()
+
+    # --- the clock ----------------------------------------------------------------------
+
+    @property
+    def now(self) -> datetime:
+        """The tenant's clock (UTC): the wall clock, or the fixed clock moved by ``advance``."""
+        return datetime.now(UTC) if self.clock == "realtime" else self._now
 
     # --- reading ----------------------------------------------------------------------
 
@@ -125,24 +159,26 @@ class Tenant:
         return cur
 
     def ids(self, entity: str) -> list[int]:
-        """The current ids of ``entity``, ascending (a copy)."""
-        with self.lock:
+        """The current (visible) ids of ``entity``, ascending (a copy)."""
+        with self.live_lock:
             return list(self._live[entity])
 
     def live(self, entity: str) -> list[int]:
-        """The live sorted id list itself (read-only; for the server's fast path)."""
+        """The sorted id list itself: read it under ``live_lock`` (the server's fast path)."""
         return self._live[entity]
 
     def count(self, entity: str) -> int:
         return len(self._live[entity])
 
     def mod_ts(self, entity: str) -> dict[int, datetime]:
-        """``id → mod_ts`` (UTC) of every current row."""
+        """``id → mod_ts`` (UTC) of every visible row."""
+        if not SCHEMA[entity].tracked:
+            raise ValueError(f"entity {entity} has no mod_ts")
         rows = self.cursor().execute(f"select id, mod_ts from {entity}").fetchall()
         return {i: ts.replace(tzinfo=UTC) for i, ts in rows}
 
     def rows(self, entity: str, ids: list[int] | None = None) -> list[dict[str, Any]]:
-        """Typed rows as stored (naive-UTC timestamps), for tests."""
+        """Typed rows as stored (naive-UTC timestamps; FK ids, keys in ``_k_<fk>``), for tests."""
         sql = f"select * from {entity}"
         params: list[Any] = []
         if ids is not None:
@@ -151,6 +187,12 @@ class Tenant:
         cur = self.cursor().execute(sql + " order by id", params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    @property
+    def pending(self) -> int:
+        """Changes made but not yet visible (late commits)."""
+        with self.lock:
+            return len(self._pending)
 
     def close(self) -> None:
         self.db.close()
@@ -161,7 +203,7 @@ class Tenant:
 
     # --- building ---------------------------------------------------------------------
 
-    def _create(self, spec: EntitySpec) -> None:
+    def _create(self, spec: Entity) -> None:
         cols = []
         for f in spec.fields:
             if f.kind is Kind.SET:
@@ -172,222 +214,66 @@ class Tenant:
         self.db.execute(f"create table {spec.name} ({', '.join(cols)})")
 
     def _generate(self) -> None:
-        for name in (
-            "company",
-            "facility",
-            "item",
-            "location",
-            "inventory",
-            "order_hdr",
-            "order_dtl",
-            "allocation",
-        ):
-            n = self.counts[name]
-            self._insert_range(name, 1, n, EPOCH - timedelta(days=HISTORY_DAYS), EPOCH)
-            self._next_id[name] = n + 1
-        for name in CATALOG:
-            self._live[name] = [r[0] for r in self.db.execute(f"select id from {name} order by id").fetchall()]
+        start = self.epoch - timedelta(days=HISTORY_DAYS)
+        for name in _GENERATION_ORDER:
+            if name in LOOKUP_ROWS:
+                self._insert_lookup(name)
+            else:
+                n = self.counts[name]
+                source = self._sql.range_source(name, 1, n, start, self.epoch)
+                self._insert(name, source, [], until=self.epoch)
+            ids = [r[0] for r in self.db.execute(f"select id from {name} order by id").fetchall()]
+            self._live[name] = ids
+            self._next_id[name] = (ids[-1] if ids else 0) + 1
 
-    def _r(self, salt: str) -> str:
-        """SQL for a deterministic uniform value in [0, 1) per row."""
-        return f"((hash(i, {self.seed}, '{self._scope}:{salt}') % 1000003) / 1000003.0)"
+    def _insert_lookup(self, name: str) -> None:
+        spec = SCHEMA[name]
+        rows = LOOKUP_ROWS[name]
+        cols = []
+        for f in spec.fields:
+            cols.append(f.name)
+            if f.kind is Kind.FK:
+                cols.append(key_column(f))
+        values = []
+        for row in rows:
+            out: list[object] = []
+            for f, v in zip(spec.fields, row, strict=True):
+                out.append(v)
+                if f.kind is Kind.FK:
+                    assert f.target is not None and isinstance(v, int)
+                    key = self.db.execute(f"select {self._sql.key(f.target, str(v))}").fetchone()
+                    out.append(key[0] if key else None)
+            values.append(out)
+        marks = ", ".join("?" for _ in cols)
+        self.db.executemany(f"insert into {name} ({', '.join(cols)}) values ({marks})", values)
 
-    def _pick(self, salt: str, n: int | str) -> str:
-        """SQL for a deterministic integer in [1, n] per row."""
-        return f"cast(1 + (hash(i, {self.seed}, '{self._scope}:{salt}') % ({n})) as bigint)"
+    def _insert(self, name: str, source: str, params: list[Any], *, until: datetime | None) -> None:
+        """Insert the rows of ``source`` (columns ``i`` and ``_created``) into ``name``.
 
-    def _ref(self, f: Field, salt: str, *, null_share: float = 0.0) -> tuple[str, str]:
-        """SQL for an FK into a reference pool (id and key), null for ``null_share`` of rows."""
-        assert f.target is not None
-        keys = _REFERENCE_KEYS[f.target]
-        pid = self._pick(salt, len(keys))
-        lit = "[" + ", ".join(f"'{k}'" for k in keys) + "]"
-        cond = f"{self._r(salt + 'n')} < {null_share}"
-        return (
-            f"case when {cond} then null else {pid} end",
-            f"case when {cond} then null else {lit}[{pid}] end",
-        )
-
-    def _insert_range(self, name: str, lo: int, hi: int, start: datetime, end: datetime) -> list[int]:
-        """Insert ids ``lo..hi`` created in ``[start, end)``; returns the ids."""
-        if hi < lo:
-            return []
-        spec = CATALOG[name]
-        self._scope = name
-        exprs = self._expressions(name, start, end)
+        ``until``: generated history, modified some time before it; None: rows a change
+        inserts, modified when created and pointing at any existing parent.
+        """
+        spec = SCHEMA[name]
+        exprs = self._sql.expressions(name, until)
         cols, values = [], []
         for f in spec.fields:
             if f.kind is Kind.SET:
                 continue
             e = exprs.get(f.name)
             if f.kind is Kind.FK:
-                fid, fkey = e if isinstance(e, tuple) else self._ref(f, f.name, null_share=0.3)
+                fid, fkey = e if isinstance(e, tuple) else self._sql.default_fk(f)
                 cols += [f.name, key_column(f)]
                 values += [fid, fkey]
                 continue
             if e is None:
-                e = self._default(f)
+                e = self._sql.default(f)
             assert isinstance(e, str)
             cols.append(f.name)
             values.append(e)
-        sql = (
-            f"insert into {name} ({', '.join(cols)}) "
-            f"select {', '.join(values)} from (select i, {_ts_sql(start)} + "
-            f"to_microseconds(cast({self._r('create')} * {_us(end - start)} as bigint)) as _created "
-            f"from range({lo}, {hi + 1}) t(i)) g"
+        self.db.execute(
+            f"insert into {name} ({', '.join(cols)}) select {', '.join(values)} from ({source}) g",
+            params,
         )
-        self.db.execute(sql)
-        return list(range(lo, hi + 1))
-
-    def _default(self, f: Field) -> str:
-        """SQL for a field with no entity-specific rule (custom fields mostly null)."""
-        sparse = f.name.startswith("cust_")
-        null = f"{self._r(f.name + 'n')} < {0.8 if sparse else 0.1}"
-        kind_sql = {
-            Kind.STR: f"left('{f.name[:6].upper()}-' || {self._pick(f.name, 997)}, {f.max_length or 255})",
-            Kind.INT: f"{self._pick(f.name, 100)}",
-            Kind.DECIMAL: f"cast(round({self._r(f.name)} * 1000, 2) as decimal(18,4))",
-            Kind.DATE: f"cast(_created as date) + cast({self._pick(f.name, 30)} as integer)",
-            Kind.FLG: f"{self._r(f.name)} < 0.3",
-            Kind.TS: "_created",
-        }
-        return f"case when {null} then null else {kind_sql[f.kind]} end"
-
-    def _expressions(self, name: str, start: datetime, end: datetime) -> dict[str, Any]:
-        """Entity-specific SQL per field; audit fields for all."""
-        c = self.counts
-        r, pick = self._r, self._pick
-        users = "['ana.souza', 'bruno.lima', 'carla.dias', 'diego.rocha', 'edu.alves', 'fabi.nunes']"
-        mod = (
-            f"_created + to_microseconds(cast({r('mod')} * {r('mod2')} * "
-            f"(epoch_us({_ts_sql(end)}) - 1 - epoch_us(_created)) as bigint))"
-        )
-        e: dict[str, Any] = {
-            "id": "i",
-            "create_user": f"{users}[{pick('cu', 6)}]",
-            "mod_user": f"{users}[{pick('mu', 6)}]",
-            "create_ts": "_created",
-            "mod_ts": mod,
-        }
-        statuses = STATUS_CODES.get(name)
-        if statuses:
-            lit = "[" + ", ".join(map(str, statuses)) + "]"
-            e["status_id"] = f"{lit}[{pick('status', len(statuses))}]"
-        company = f"(1 + (i - 1) % {c['company']})"
-        facility = f"(1 + (i - 1) % {c['facility']})"
-        if name == "company":
-            e |= {
-                "code": "'CO' || lpad(cast(i as varchar), 2, '0')",
-                "name": "'Grupo Nos Company ' || i",
-                "parent_company_id": (
-                    "case when i = 1 then null else 1 end",
-                    "case when i = 1 then null else 'CO01' end",
-                ),
-                "country": "'BR'",
-                "state": "['SP', 'RJ', 'MG', 'PR'][" + pick("st", 4) + "]",
-                "active_flg": "true",
-            }
-        elif name == "facility":
-            e |= {
-                "code": "'DC' || lpad(cast(i as varchar), 2, '0')",
-                "name": "'Distribution Centre ' || i",
-                "parent_company_id": (company, f"'CO' || lpad(cast({company} as varchar), 2, '0')"),
-                "country": "'BR'",
-                "time_zone": "'America/Sao_Paulo'",
-                "active_flg": "true",
-            }
-        elif name == "item":
-            e |= {
-                "company_id": (company, f"'CO' || lpad(cast({company} as varchar), 2, '0')"),
-                "code": "'ITM' || lpad(cast(i as varchar), 7, '0')",
-                "description": "'Item ' || i || ' ' || ['bolt', 'cable', 'tape', 'box', 'glove', 'lamp']["
-                + pick("d", 6)
-                + "]",
-                "barcode": "'789' || lpad(cast(i as varchar), 10, '0')",
-                "unit_cost": f"cast(round(1 + {r('cost')} * 250, 2) as decimal(18,4))",
-                "std_pack_qty": f"cast({pick('pk', 12)} as decimal(18,4))",
-                "std_case_qty": f"cast(12 * {pick('cs', 4)} as decimal(18,4))",
-            }
-        elif name == "location":
-            e |= {
-                "facility_id": (facility, f"'DC' || lpad(cast({facility} as varchar), 2, '0')"),
-                "locn_str": "'L' || lpad(cast(i as varchar), 8, '0')",
-                "locn_brcd": "'B' || lpad(cast(i as varchar), 8, '0')",
-                "area": "['A', 'B', 'C', 'R'][" + pick("ar", 4) + "]",
-                "aisle": f"lpad(cast({pick('ai', 40)} as varchar), 2, '0')",
-                "bay": f"lpad(cast({pick('ba', 60)} as varchar), 2, '0')",
-                "level": f"cast({pick('lv', 6)} as varchar)",
-                "position": f"cast({pick('po', 4)} as varchar)",
-                "pick_seq": "i",
-            }
-        elif name == "inventory":
-            item = pick("item", c["item"])
-            # a location of the same facility: ids congruent to the facility modulo F
-            per_facility = c["location"] // c["facility"]
-            loc = f"({facility} + {c['facility']} * cast(hash(i, {self.seed}, 'loc') % {per_facility} as bigint))"
-            qty = f"cast({pick('q', 500)} as decimal(18,4))"
-            e |= {
-                "facility_id": (facility, f"'DC' || lpad(cast({facility} as varchar), 2, '0')"),
-                "item_id": (item, f"'ITM' || lpad(cast({item} as varchar), 7, '0')"),
-                "location_id": (loc, f"'L' || lpad(cast({loc} as varchar), 8, '0')"),
-                "curr_qty": qty,
-                "orig_qty": qty,
-                "priority_date": "cast(_created as date)",
-            }
-        elif name == "order_hdr":
-            e |= {
-                "company_id": (company, f"'CO' || lpad(cast({company} as varchar), 2, '0')"),
-                "facility_id": (facility, f"'DC' || lpad(cast({facility} as varchar), 2, '0')"),
-                "order_nbr": "'SO' || lpad(cast(i as varchar), 9, '0')",
-                "ord_date": "cast(_created as date)",
-                "req_ship_date": f"cast(_created as date) + cast({pick('rq', 7)} as integer)",
-                "sched_ship_date": f"cast(_created as date) + cast({pick('sc', 7)} as integer)",
-                "order_shipped_ts": f"case when {r('sh')} < 0.6 then {mod} else null end",
-                "cust_name": "'Customer ' || " + pick("cn", 5000),
-                "cust_nbr": "'C' || lpad(cast(" + pick("cn", 5000) + " as varchar), 6, '0')",
-                "shipto_country": "'BR'",
-                "priority": pick("pr", 5),
-            }
-        elif name == "order_dtl":
-            order = f"(1 + ((i - 1) * {c['order_hdr']}) // {c['order_dtl']})"
-            if start >= EPOCH:  # lines inserted later belong to any existing order
-                order = pick("ord", c["order_hdr"])
-            item = pick("item", c["item"])
-            qty = f"cast({pick('q', 48)} as decimal(18,4))"
-            e |= {
-                "order_id": (order, f"'SO' || lpad(cast({order} as varchar), 9, '0')"),
-                "item_id": (item, f"'ITM' || lpad(cast({item} as varchar), 7, '0')"),
-                "seq_nbr": "1 + (i % 7)",
-                "ord_qty": qty,
-                "orig_ord_qty": qty,
-                "alloc_qty": f"cast(floor({qty} * {r('aq')}) as decimal(18,4))",
-                "sale_price": f"cast(round(2 + {r('sp')} * 300, 2) as decimal(18,4))",
-                "cost": f"cast(round(1 + {r('co')} * 200, 2) as decimal(18,4))",
-            }
-        elif name == "allocation":
-            line = f"(1 + ((i - 1) * {c['order_dtl']}) // {c['allocation']})"
-            if start >= EPOCH:
-                line = pick("line", c["order_dtl"])
-            inv = pick("inv", c["inventory"])
-            qty = f"cast({pick('q', 24)} as decimal(18,4))"
-            picked = f"{r('pk')} < 0.7"
-            e |= {
-                "order_dtl_id": (line, f"cast({line} as varchar)"),
-                "from_inventory_id": (inv, f"'INV' || {inv}"),
-                "to_inventory_id": (
-                    f"case when {picked} then {inv} end",
-                    f"case when {picked} then 'INV' || {inv} end",
-                ),
-                "alloc_qty": qty,
-                "packed_qty": f"case when {picked} then cast(floor({qty} * {r('pq')}) as decimal(18,4)) else 0 end",
-                "is_picking_flg": f"{r('ip')} < 0.2",
-                "pick_locn_str": "'L' || lpad(cast(" + pick("pl", c["location"]) + " as varchar), 8, '0')",
-                "pick_user": f"case when {picked} then {users}[{pick('pu', 6)}] end",
-                "picked_ts": f"case when {picked} then {mod} end",
-                "final_oblpn_nbr": f"case when {picked} then 'OLPN' || lpad({pick('ol', 99999)}::varchar, 8, '0') end",
-                "task_seq_nbr": pick("ts", 40),
-            }
-        return e
 
     # --- time moves -------------------------------------------------------------------
 
@@ -400,33 +286,87 @@ class Tenant:
         delete: float = 0.0,
         entities: Iterable[str] | None = None,
     ) -> Changes:
-        """Move the clock forward; modify, insert and delete shares of each entity's rows."""
-        names = list(entities) if entities is not None else [n for n in CATALOG if n not in ("company", "facility")]
+        """Modify, insert and delete shares of each entity's rows.
+
+        Fixed clock: the clock moves ``minutes`` forward and the changes are stamped inside
+        that span. Realtime clock: the clock cannot be moved, so every change is stamped
+        *now* (``minutes`` is ignored) — a tenant never back-dates a change.
+        """
+        default = [n for n, s in SCHEMA.items() if s.tracked and n not in ("company", "facility")]
+        names = list(entities) if entities is not None else default
+        for name in names:
+            if not SCHEMA[name].tracked:
+                raise ValueError(f"entity {name} has no mod_ts: its rows are not changed by the clock")
         with self.lock:
             self._step += 1
-            start, end = self.now, self.now + timedelta(minutes=minutes)
+            if self.clock == "realtime":
+                start = end = self.now
+            else:
+                start, end = self._now, self._now + timedelta(minutes=minutes)
             changes = Changes(now=end)
             for name in names:
                 n = len(self._live[name])
-                if modify > 0 and n:
-                    changes.modified[name] = self._modify(name, round(n * modify), start, end)
+                if modify > 0 and n and name not in _APPEND_ONLY:
+                    ids = self._sample(name, round(n * modify), "mod")
+                    self._modify(name, ids, self._stamps(len(ids), start, end), changes)
                 if insert > 0:
-                    lo = self._next_id[name]
-                    hi = lo + max(1, round(n * insert)) - 1
-                    changes.inserted[name] = self._insert_range(name, lo, hi, start, end)
-                    self._next_id[name] = hi + 1
-                    self._live[name].extend(changes.inserted[name])
-                    self._touch_parents(name, changes.inserted[name])
-                if delete > 0 and n and name not in _REQUIRED_TARGETS:
+                    k = max(1, round(n * insert))
+                    ids = list(range(self._next_id[name], self._next_id[name] + k))
+                    self._next_id[name] += k
+                    self._add(name, ids, self._stamps(k, start, end), changes)
+                if delete > 0 and n and name not in _REQUIRED_TARGETS and name not in _APPEND_ONLY:
                     changes.deleted[name] = self.delete(name, self._sample(name, round(n * delete), "del"))
-            self.now = end
-            for name, ids in changes.modified.items():
-                self._notify(name, ids)
+            if self.clock == "fixed":
+                self._now = end
+            self.flush(end)
             return changes
+
+    def churn(self, plan: dict[tuple[str, str], int], changes: Changes) -> None:
+        """Apply ``{(entity, op): count}`` now, stamped with the clock (the churn writer's step)."""
+        with self.lock:
+            self._step += 1
+            for (name, op), k in plan.items():
+                if k <= 0:
+                    continue
+                stamp = self.now
+                if op == "modify" and name not in _APPEND_ONLY:
+                    ids = self._pick_live(name, k)
+                    self._modify(name, ids, [stamp] * len(ids), changes)
+                elif op == "insert" or (op == "modify" and name in _APPEND_ONLY):
+                    ids = list(range(self._next_id[name], self._next_id[name] + k))
+                    self._next_id[name] += k
+                    self._add(name, ids, [stamp] * k, changes)
+                elif op == "delete" and name not in _REQUIRED_TARGETS and name not in _APPEND_ONLY:
+                    gone = self.delete(name, self._pick_live(name, k))
+                    changes.deleted.setdefault(name, []).extend(gone)
+
+    def flush(self, now: datetime | None = None) -> int:
+        """Make the late commits due by ``now`` visible; returns how many."""
+        with self.lock:
+            moment = self.now if now is None else now
+            due = [p for p in self._pending if p.due <= moment]
+            if not due:
+                return 0
+            self._pending = [p for p in self._pending if p.due > moment]
+            groups: dict[tuple[str, str], dict[int, datetime]] = {}
+            for p in due:
+                groups.setdefault((p.entity, p.op), {})[p.id] = p.stamp
+            for (name, op), stamps in groups.items():
+                ids = sorted(stamps)
+                if op == "modify":
+                    self._apply_modify(name, ids, [stamps[i] for i in ids], late=True)
+                else:
+                    self._apply_insert(name, ids, [stamps[i] for i in ids])
+            return len(due)
+
+    def next_due(self) -> datetime | None:
+        """When the next late commit becomes visible (None: none pending)."""
+        with self.lock:
+            return min((p.due for p in self._pending), default=None)
 
     def set_values(self, entity: str, ids: Iterable[int], values: dict[str, Any]) -> None:
         """Overwrite columns of some rows (tests use it to plant bad data); values are bound."""
-        spec = CATALOG[entity]
+        spec = SCHEMA[entity]
         names = list(values)
         for name in names:
             if not spec.has(name) and not name.startswith("_k_"):
@@ -443,14 +383,82 @@ class Tenant:
         """Physically delete rows (the real API never announces deletes)."""
         ids = sorted(set(ids))
         with self.lock:
+            parents = self._parents(entity, ids)
             self.db.execute(f"delete from {entity} where id in (select unnest($1::bigint[]))", [ids])
-            live = self._live[entity]
-            for i in ids:
-                pos = bisect_left(live, i)
-                if pos < len(live) and live[pos] == i:
-                    del live[pos]
+            with self.live_lock:
+                live = self._live[entity]
+                for i in ids:
+                    pos = bisect_left(live, i)
+                    if pos < len(live) and live[pos] == i:
+                        del live[pos]
             self._notify(entity, ids)
+            for parent, parent_ids in parents.items():
+                self._notify(parent, parent_ids)
         return ids
+
+    # --- change mechanics ---------------------------------------------------------------
+
+    def _modify(self, name: str, ids: list[int], stamps: list[datetime], changes: Changes) -> None:
+        now_ids, now_stamps = self._defer_late(name, "modify", ids, stamps, changes)
+        if now_ids:
+            self._apply_modify(name, now_ids, now_stamps)
+        changes.modified.setdefault(name, []).extend(now_ids)
+
+    def _add(self, name: str, ids: list[int], stamps: list[datetime], changes: Changes) -> None:
+        now_ids, now_stamps = self._defer_late(name, "insert", ids, stamps, changes)
+        if now_ids:
+            self._apply_insert(name, now_ids, now_stamps)
+        changes.inserted.setdefault(name, []).extend(now_ids)
+
+    def _defer_late(
+        self, name: str, op: Literal["modify", "insert"], ids: list[int], stamps: list[datetime], changes: Changes
+    ) -> tuple[list[int], list[datetime]]:
+        """Queue the late share of these changes; return the ids and stamps to apply now."""
+        now_ids, now_stamps = [], []
+        for i, stamp in zip(ids, stamps, strict=True):
+            if self.late_share > 0 and self._rng.random() < self.late_share:
+                self._pending.append(_Pending(stamp + timedelta(seconds=self.late_s), name, op, i, stamp))
+                changes.late.setdefault(name, []).append(i)
+            else:
+                now_ids.append(i)
+                now_stamps.append(stamp)
+        return now_ids, now_stamps
+
+    def _apply_insert(self, name: str, ids: list[int], stamps: list[datetime]) -> None:
+        source = "select unnest($1::bigint[]) as i, unnest($2::timestamp[]) as _created"
+        naive = [s.astimezone(UTC).replace(tzinfo=None) for s in stamps]
+        self._insert(name, source, [ids, naive], until=None)
+        with self.live_lock:
+            live = self._live[name]
+            for i in ids:
+                insort(live, i)
+        self._notify(name, ids)
+        for parent, parent_ids in self._parents(name, ids).items():
+            self._notify(parent, parent_ids)
+
+    def _apply_modify(self, name: str, ids: list[int], stamps: list[datetime], *, late: bool = False) -> None:
+        """Stamp ``ids`` with ``stamps`` and change them as work does (a late one never undoes a newer one)."""
+        sets = ["mod_ts = s.ts", "mod_user = 'wms.sim'"]
+        codes = STATUS_CODES.get(name)
+        if codes and SCHEMA[name].has("status_id"):
+            lit = "[" + ", ".join(map(str, codes)) + "]"
+            sets.append(f"status_id = {lit}[cast(1 + (hash(t.id, {self._step}, 's') % {len(codes)}) as bigint)]")
+        sets += _WORK.get(name, [])
+        naive = [s.astimezone(UTC).replace(tzinfo=None) for s in stamps]
+        where = "t.id = s.id" + (" and t.mod_ts < s.ts" if late else "")
+        self.db.execute(
+            f"update {name} t set {', '.join(sets)} "
+            f"from (select unnest($1::bigint[]) as id, unnest($2::timestamp[]) as ts) s where {where}",
+            [ids, naive],
+        )
+        self._notify(name, ids)
+
+    def _stamps(self, k: int, start: datetime, end: datetime) -> list[datetime]:
+        """``k`` stamps inside ``(start, end)`` (all ``end`` when the span is empty)."""
+        span = int((end - start).total_seconds() * 1_000_000)
+        if span <= 2:
+            return [end] * k
+        return [start + timedelta(microseconds=1 + int(self._rng.random() * (span - 2))) for _ in range(k)]
 
     def _sample(self, name: str, k: int, salt: str) -> list[int]:
         if k <= 0:
@@ -460,41 +468,25 @@ class Tenant:
         ).fetchall()
         return sorted(r[0] for r in rows)
 
-    def _modify(self, name: str, k: int, start: datetime, end: datetime) -> list[int]:
-        ids = self._sample(name, k, "mod")
-        if not ids:
-            return ids
-        spec = CATALOG[name]
-        sets = [
-            f"mod_ts = {_ts_sql(start)} + to_microseconds(1 + cast((hash(id, {self._step}, 'm') % 1000003) "
-            f"/ 1000003.0 * {_us(end - start) - 2} as bigint))",
-            "mod_user = 'wms.sim'",
-        ]
-        if spec.has("status_id") and name in STATUS_CODES:
-            lit = "[" + ", ".join(map(str, STATUS_CODES[name])) + "]"
-            sets.append(
-                f"status_id = {lit}[cast(1 + (hash(id, {self._step}, 's') % {len(STATUS_CODES[name])}) as bigint)]"
-            )
-        if name == "allocation":
-            sets.append("packed_qty = alloc_qty, is_picking_flg = false")
-        if name == "inventory":
-            sets.append("curr_qty = cast(greatest(0, curr_qty - 1) as decimal(18,4))")
-        self.db.execute(
-            f"update {name} set {', '.join(sets)} where id in (select unnest($1::bigint[]))",
-            [ids],
-        )
-        return ids
+    def _pick_live(self, name: str, k: int) -> list[int]:
+        live = self._live[name]
+        if not live:
+            return []
+        return sorted({live[self._rng.randrange(len(live))] for _ in range(k)})
 
-    def _touch_parents(self, child: str, ids: list[int]) -> None:
-        """A new child changes its parent's ``*_set`` count: re-render the parent."""
-        for parent in CATALOG.values():
-            for f in parent.fields:
-                if f.kind is Kind.SET and f.target == child and f.via:
+    def _parents(self, child: str, ids: list[int]) -> dict[str, list[int]]:
+        """Rows whose ``*_set`` count changes when these children come or go."""
+        out: dict[str, list[int]] = {}
+        for parent in SCHEMA.values():
+            for f in parent.sets:
+                if f.target == child and f.via:
                     rows = self.db.execute(
-                        f"select distinct {f.via} from {child} where id in (select unnest($1::bigint[]))",
-                        [ids],
+                        f"select distinct {f.via} from {child} where id in (select unnest($1::bigint[]))", [ids]
                     ).fetchall()
-                    self._notify(parent.name, [r[0] for r in rows if r[0] is not None])
+                    found = [r[0] for r in rows if r[0] is not None]
+                    if found:
+                        out.setdefault(parent.name, []).extend(found)
+        return out
 
     def _notify(self, entity: str, ids: Iterable[int]) -> None:
         ids = list(ids)
@@ -502,15 +494,16 @@ class Tenant:
             listener(entity, ids)
 
 
-# Entities other rows must point at: advance() never deletes them (delete() still can).
+# What a modification does besides the stamp and the status, per entity.
+_WORK: dict[str, list[str]] = {
+    "allocation": ["packed_qty = alloc_qty", "is_picking_flg = false"],
+    "inventory": ["curr_qty = cast(greatest(0, curr_qty - 1) as decimal(18,4))"],
+    "item_metric": ["pick_count_30d = coalesce(pick_count_30d, 0) + 1"],
+    "purchase_order_dtl": ["received_qty = coalesce(shipped_qty, received_qty)"],
+    "ib_shipment_dtl": ["received_qty = coalesce(shipped_qty, received_qty)"],
+}
+
+# Entities other rows must point at: advance() and churn never delete them (delete() still can).
 _REQUIRED_TARGETS = frozenset(
-    f.target for spec in CATALOG.values() for f in spec.fields if f.kind is Kind.FK and f.required and f.target
+    f.target for spec in SCHEMA.values() for f in spec.fks if f.mandatory and f.target in SCHEMA
 )
-
-
-def _ts_sql(ts: datetime) -> str:
-    return f"timestamp '{ts.astimezone(UTC).replace(tzinfo=None).isoformat(sep=' ')}'"
-
-
-def _us(delta: timedelta) -> int:
-    return int(delta.total_seconds() * 1_000_000)

@@ -1,10 +1,12 @@
 """Simulator serving speed: fetch-and-discard of 1,000-record allocation pages over loopback.
 
-    uv run python -m tests.performance.bench_simulator [--scale 200000]
+    uv run python -m tests.performance.bench_simulator [--scale 200000] [--churn 200]
 
 Reports records/s for three fetch-and-discard clients on one keep-alive connection: a raw
 socket loop (what the server can serve), http.client, and httpx (what our client's transport
-can take); cold (records rendered on demand) and warm (pre-rendered).
+can take); cold (records rendered on demand) and warm (pre-rendered); then the raw socket
+again on a living tenant (realtime clock, ``--churn`` changes a second) to show whether the
+background writer slows the readers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import httpx
 import orjson
 
 from gruponos.simulator.process import spawn
-from tests.performance._common import AUTH, simulator
+from tests.performance._common import AUTH, admin, simulator
 
 
 def _next(body: bytes) -> str | None:
@@ -96,8 +98,9 @@ def scan_httpx(base_url: str) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=200_000)
+    parser.add_argument("--churn", type=float, default=200.0, help="changes a second on the living tenant")
     args = parser.parse_args()
-    print(f"$ uv run python -m tests.performance.bench_simulator --scale {args.scale}")
+    print(f"$ uv run python -m tests.performance.bench_simulator --scale {args.scale} --churn {args.churn:g}")
     with spawn(scale=args.scale) as base_url:
         rows, s = scan_raw(base_url)
         print(f"  cold (render on demand), raw socket: {rows:,} records in {s:.2f}s = {rows / s:,.0f} records/s")
@@ -107,6 +110,15 @@ def main() -> None:
             print(f"  warm, {name:<11}: {rows:,} records in {s:.2f}s = {rows / s:,.0f} records/s")
         status = httpx.get(base_url.split("/local/")[0] + "/_sim/status", auth=AUTH).json()
         print(f"  requests served: {status['requests']}; payload per record ≈ {_record_bytes(base_url):,} bytes")
+    with spawn(scale=args.scale, clock="realtime", churn=args.churn) as base_url:
+        while not httpx.get(admin(base_url) + "/status", auth=AUTH).json()["prerendered"]:
+            time.sleep(0.5)
+        for _ in range(2):
+            rows, s = scan_raw(base_url)
+            rate = f"{rows:,} records in {s:.2f}s = {rows / s:,.0f} records/s"
+            print(f"  living (churn {args.churn:g}/s), raw socket: {rate}")
+        changes = httpx.get(admin(base_url) + "/status", auth=AUTH).json()["changes"]
+        print(f"  changes made meanwhile: {changes}")
 
 
 def _record_bytes(base_url: str) -> int:
