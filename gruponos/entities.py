@@ -470,7 +470,13 @@ OVERLAYS: dict[str, Overlay] = {
         checks=(Check("non_negative", ("shipped_qty", "received_qty")),),
     ),
     "inventory_history": Overlay(
-        description="Inventory transactions (requires a company and facility filter).",
-        required_filters=(("company_id__code", "facility_id__code"), ("company_id", "facility_id")),
+        description="Inventory transactions; the WMS answers only with one of its documented filter sets.",
+        required_filters=(
+            ("company_id__code", "facility_id__code", "group_nbr"),
+            ("company_id__code", "facility_id__code", "history_activity_id", "status_id"),
+            ("company_id__code", "facility_id__code", "history_activity_id", "item_code"),
+            ("company_id__code", "facility_id__code", "history_activity_id", "item_alternate_code"),
+            ("company_id__code", "facility_id__code", "history_activity_id", "container_nbr"),
+        ),
     ),
 }

@@ -107,7 +107,11 @@ def expected_rows(plan: Plan, wms: WmsClient) -> int | None:
 def required_filters(spec: EntitySpec, settings: Settings) -> IOResult[tuple[tuple[str, str], ...], SyncError]:
     """The fixed filters of ``spec`` (``GRUPONOS_SYNC__FILTERS``); a failure names the combinations it needs."""
     given = settings.sync.filters.get(spec.name, {})
-    if spec.required_filters and not any(all(k in given for k in combo) for combo in spec.required_filters):
+
+    def covered(name: str) -> bool:  # a field, with or without a lookup (history_activity_id__gte)
+        return any(key == name or key.startswith(name + "__") for key in given)
+
+    if spec.required_filters and not any(all(covered(k) for k in combo) for combo in spec.required_filters):
         combos = " or ".join(" + ".join(combo) for combo in spec.required_filters)
         example = ", ".join(f'"{k}": "…"' for k in spec.required_filters[0])
         return IOFailure(

@@ -2,8 +2,9 @@
 
 Starts a simulated tenant, full-syncs every selected entity into the local environment's
 warehouse (the file ``gruponos status`` reads), moves the tenant's clock (1 % of the rows
-modified, 0.2 % inserted), syncs incrementally, builds the dbt marts, reconciles every entity
-with the tenant's own counts and shows a few mart rows. In this process by default; through
+modified, 0.2 % inserted), syncs the operational entities incrementally and re-reads master and
+lookup data, builds the dbt marts, reconciles every entity with the tenant's own counts and
+shows a few mart rows. In this process by default; through
 the Prefect flows with ``--prefect`` (or when ``PREFECT_API_URL`` is set).
 """
 
@@ -54,13 +55,18 @@ def demo(
             f"{sum(changes['inserted'].values()):,} inserted"
         )
         t0 = time.perf_counter()
-        incremental, error2 = _sync(cfg, "incremental", through_prefect, run_dbt=True)
-        print_reports("3. incremental sync, then dbt build", incremental, time.perf_counter() - t0)
+        incremental, error2 = _sync(cfg, "incremental", through_prefect, run_dbt=False)
+        print_reports("3. incremental sync of the operational entities", incremental, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        master, error3 = _sync(cfg, "master", through_prefect, run_dbt=True)
+        print_reports("4. master and lookup data re-read, then dbt build", master, time.perf_counter() - t0)
         expected = _admin(cfg, base_url, "status")["counts"]
-        for problem in (error, error2):
+        for problem in (error, error2, error3):
             if problem:
                 fail(problem)
-        failed = bool(error or error2) or any(isinstance(o, SyncError) for o in [*full, *incremental])
+        failed = bool(error or error2 or error3) or any(
+            isinstance(o, SyncError) for o in [*full, *incremental, *master]
+        )
     synced = [o.entity for o in full if not isinstance(o, SyncError)]
     failed |= not _reconcile(cfg, {k: v for k, v in expected.items() if k in synced})
     if not failed:
@@ -128,7 +134,7 @@ def _reconcile(cfg: settings_module.Settings, expected: dict[str, int]) -> bool:
         warehouse.close()
     colour = "green" if ok else "red"
     verdict = "all equal" if ok else "MISMATCH"
-    console.print(f"[{colour}]4. reconciled {len(expected)} entities with the WMS ({verdict}):[/] " + ", ".join(parts))
+    console.print(f"[{colour}]5. reconciled {len(expected)} entities with the WMS ({verdict}):[/] " + ", ".join(parts))
     return ok
 
 
@@ -137,7 +143,7 @@ def _print_marts(path: Path) -> None:
     from gruponos.cli.output import number
     from gruponos.dbt_runner import top_facilities
 
-    table = Table(title="5. dbt marts: top facilities by fulfillment rate")
+    table = Table(title="6. dbt marts: top facilities by fulfillment rate")
     for col in ("facility", "allocations", "allocated", "packed", "rate"):
         table.add_column(col, justify="left" if col == "facility" else "right")
     for row in top_facilities(path):
