@@ -276,6 +276,7 @@ def _load_parts(plan: Plan, warehouse: Warehouse, tally: _Tally, parts: Iterable
             if plan.generation is not None and plan.generation_started_at is not None:
                 checkpoint = Checkpoint(plan.generation_started_at, part.resume_after, plan.generation)
             counts = warehouse.load(spec, part.batch, part.rejections, run, seen=plan.stamp, checkpoint=checkpoint)
+            log.info("%s: %d records committed (resume point: id %s)", spec.name, part.extracted, part.resume_after)
             run.extracted += part.extracted
             run.rejected += len(part.rejections)
             run.inserted += counts.inserted

@@ -12,6 +12,7 @@ reported as cancelled and the rest finish their current page and close their run
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,8 @@ from gruponos.warehouse import connect
 from gruponos.wms import WmsClient
 
 __all__ = ["CLASSES", "Outcome", "Progress", "selection", "sync_many"]
+
+log = logging.getLogger(__name__)
 
 Outcome = EntityReport | SyncError
 
@@ -104,6 +107,7 @@ def _one(
 
             def planned(plan: Plan) -> None:
                 total[0] = expected_rows(plan, wms)
+                log.info("%s: %s sync of %s records (%s)", spec.name, plan.mode, total[0], plan.where() or "every id")
                 tell(Progress(spec.name, "extract", 0, total[0], resumed_after=plan.resume_after))
 
             def rows(entity: str, done: int) -> None:
