@@ -52,7 +52,7 @@ def test_ctrl_c_stops_a_sync_within_seconds_and_the_rerun_resumes(simulator: Sim
     _wait_for_log(tmp_path, "records committed")  # a first part is in
     proc.send_signal(signal.SIGINT)
     sent = time.monotonic()
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     stopped_after = time.monotonic() - sent
     assert stopped_after < 5, f"Ctrl-C took {stopped_after:.1f} s"
     assert proc.returncode == 130, err
