@@ -140,7 +140,7 @@ def _stream(plan: Plan, *, ctx: Context, started: float) -> IOResult[EntityRepor
 
 def extraction(plan: Plan, wms: WmsClient) -> Extraction:
     """The plan's pages as they come from the WMS (iterate ``.pages()`` once)."""
-    return extract(plan.spec, wms, window=plan.window, after_id=plan.resume_after, filters=plan.filters)
+    return extract(plan.spec, wms, window=plan.window, resume_after=plan.resume_after, filters=plan.filters)
 
 
 def validate(
@@ -273,9 +273,11 @@ def _load_parts(plan: Plan, warehouse: Warehouse, tally: _Tally, parts: Iterable
             tally.missing_fields |= part.missing_fields
             if part.rejections and tally.first_rejection is None:
                 tally.first_rejection = part.rejections[0]
-            if plan.generation is not None and plan.generation_started_at is not None:
-                checkpoint = Checkpoint(plan.generation_started_at, part.resume_after, plan.generation)
-            counts = warehouse.load(spec, part.batch, part.rejections, run, seen=plan.stamp, checkpoint=checkpoint)
+            if plan.mode == "full" and plan.generation_started_at is not None:
+                checkpoint = Checkpoint(plan.generation, plan.generation_started_at, part.resume_after)
+            counts = warehouse.load(
+                spec, part.batch, part.rejections, run, generation=plan.generation, checkpoint=checkpoint
+            )
             log.info("%s: %d records committed (resume point: id %s)", spec.name, part.extracted, part.resume_after)
             run.extracted += part.extracted
             run.rejected += len(part.rejections)
@@ -323,9 +325,8 @@ def finish(plan: Plan, warehouse: Warehouse, tally: _Tally) -> IOResult[EntityRe
     """Deletes marked (full), watermark set, run closed — one transaction — and the report."""
     run, spec = tally.run, plan.spec
     watermark = plan.window.end if plan.window is not None else plan.generation_started_at
-    unseen_by = plan.generation if plan.mode == "full" else None
     finished = impure_safe(exceptions=(WarehouseError,))(warehouse.finish)(
-        spec, run, watermark=watermark, unseen_by=unseen_by
+        spec, run, watermark=watermark, generation=plan.generation if plan.mode == "full" else None
     ).alt(partial(error, spec.name, "finish", plan.where()))
 
     def report(deleted: int) -> EntityReport:

@@ -51,8 +51,10 @@ class Context:
 class Plan:
     """What one run of one entity reads, decided before it reads anything.
 
-    ``generation`` is the full sync this run belongs to (its id is stamped on every row it
-    sees; rows no generation-mate saw are marked deleted at the finish); ``resume_after`` is
+    ``generation`` is stamped on every row the run loads (``_seen_run``): the full sync's own
+    id, or a pending full sync's (so rows an incremental run loads count as seen by it), or the
+    run's id. A full run finishes its generation (rows it did not see are marked deleted);
+    ``generation_started_at`` is when that generation began; ``resume_after`` is
     the id after which a crashed full sync continues.
     """
 
@@ -62,9 +64,8 @@ class Plan:
     started_at: datetime
     window: Window | None
     resume_after: int | None
-    generation: str | None
-    generation_started_at: datetime | None
-    stamp: str  # stamped on every row loaded: the generation, or the run id
+    generation: str
+    generation_started_at: datetime | None  # full runs only
     watermark_before: datetime | None
     filters: tuple[tuple[str, str], ...] = ()
 
@@ -94,7 +95,7 @@ def expected_rows(plan: Plan, wms: WmsClient) -> int | None:
     """How many records the plan will read, as the WMS counts them now (None if it will not say)."""
     scan = Scan(
         window=plan.window,
-        after_id=plan.resume_after,
+        resume_after=plan.resume_after,
         filters=plan.filters,
         window_key=plan.spec.replication_key or "mod_ts",
     )
@@ -147,17 +148,17 @@ def _decide(
         ctx.warehouse.prepare(spec)
         state = ctx.warehouse.state(spec.name)
         effective: Mode = mode if spec.incremental else "full"
-        window = generation = generation_started_at = resume_after = None
-        stamp = state.full_run_id or ctx.run_id  # a pending full sync's generation stamps other runs' rows too
+        window = generation_started_at = resume_after = None
+        generation = state.generation or ctx.run_id  # a pending full sync's generation stamps other runs' rows too
         if effective == "incremental":
             overlap = timedelta(minutes=ctx.settings.wms.overlap_minutes)
             window = Window.since(state.watermark, until=now, overlap=overlap)
-        elif state.full_started_at is not None and state.full_run_id:  # unfinished: resume after its checkpoint
-            generation, generation_started_at = state.full_run_id, state.full_started_at
-            resume_after = state.checkpoint_id
+        elif state.generation_started_at is not None and state.generation:  # unfinished: resume after its checkpoint
+            generation, generation_started_at = state.generation, state.generation_started_at
+            resume_after = state.resume_after
             log.info("%s: resuming the full sync of %s after id %s", spec.name, generation_started_at, resume_after)
         else:
-            generation, generation_started_at, stamp = ctx.run_id, now, ctx.run_id
+            generation, generation_started_at = ctx.run_id, now
         return Plan(
             spec=spec,
             mode=effective,
@@ -167,7 +168,6 @@ def _decide(
             resume_after=resume_after,
             generation=generation,
             generation_started_at=generation_started_at,
-            stamp=stamp,
             watermark_before=state.watermark,
             filters=filters,
         )

@@ -12,8 +12,8 @@ One run of one entity, as the pipeline drives it::
         state = wh.state(entity)               # watermark, full-sync checkpoint
         wh.start_run(run)                      # run log row: running (a dead run's: abandoned)
         for batch, rejections in …:
-            wh.load(spec, batch, rejections, run, seen=…, checkpoint=…)   # ONE transaction each
-        wh.finish(spec, run, watermark=…, unseen_by=…)                    # ONE transaction
+            wh.load(spec, batch, rejections, run, generation=…, checkpoint=…)   # ONE transaction each
+        wh.finish(spec, run, watermark=…, generation=…)                   # ONE transaction
 
 ``load`` stages the batch, MERGEs it where the incoming ``mod_ts`` is newer or equal,
 quarantines rejected rows, adds the counts to the run log and moves the full-sync
@@ -168,13 +168,13 @@ class Warehouse:
         raise NotImplementedError
 
     def _merge(
-        self, cur: Any, spec: EntitySpec, batch: pa.RecordBatch, source: str, run: RunRecord, seen: str
+        self, cur: Any, spec: EntitySpec, batch: pa.RecordBatch, source: str, run: RunRecord, generation: str
     ) -> tuple[int, int, int]:
         """Merge the staged rows; returns (new, newer, restored) counted before the merge."""
         counts = self._counts(cur, spec, source)
         cur.execute(
             self.dialect.merge_sql(self.schema, spec, batch.schema.names, source),
-            self._bind({"b_loaded_at": _now(), "b_run_id": run.run_id, "b_seen": seen}),
+            self._bind({"b_loaded_at": _now(), "b_run_id": run.run_id, "b_generation": generation}),
         )
         return counts
 
@@ -300,9 +300,9 @@ class Warehouse:
         watermark, started, checkpoint, generation = row
         return SyncState(
             watermark=_utc(watermark),
-            full_started_at=_utc(started),
-            checkpoint_id=None if checkpoint is None else int(checkpoint),
-            full_run_id=generation,
+            generation_started_at=_utc(started),
+            resume_after=None if checkpoint is None else int(checkpoint),
+            generation=generation,
         )
 
     def start_run(self, run: RunRecord) -> None:
@@ -330,7 +330,7 @@ class Warehouse:
         rejections: Sequence[Rejection],
         run: RunRecord,
         *,
-        seen: str,
+        generation: str,
         checkpoint: Checkpoint | None,
     ) -> LoadCounts:
         """Stage + MERGE + quarantine + run-log counts + checkpoint, in one transaction."""
@@ -343,7 +343,7 @@ class Warehouse:
                     staged = self._stage(cur, spec, batch)
                     quarantine += staged.refused
                     crash_point("before_merge")
-                    new, newer, restored = self._merge(cur, spec, batch, staged.source, run, seen)
+                    new, newer, restored = self._merge(cur, spec, batch, staged.source, run, generation)
                     counts.inserted, counts.updated, counts.restored = int(new), int(newer), int(restored)
                     counts.unchanged = batch.num_rows - len(staged.refused) - counts.inserted - counts.updated
                     crash_point("during_merge")
@@ -357,8 +357,14 @@ class Warehouse:
                                 "b_restored": counts.restored, "b_run_id": run.run_id, "b_entity": spec.name}),
                 )  # fmt: skip
                 if checkpoint is not None:
-                    self._upsert_state(cur, spec.name, run.run_id, full_started_at=checkpoint.full_started_at,
-                                       checkpoint_id=checkpoint.last_id, full_run_id=checkpoint.generation)  # fmt: skip
+                    self._upsert_state(
+                        cur,
+                        spec.name,
+                        run.run_id,
+                        full_started_at=checkpoint.generation_started_at,  # the columns keep their names
+                        checkpoint_id=checkpoint.resume_after,
+                        full_run_id=checkpoint.generation,
+                    )
         except WarehouseError as exc:
             culprit = None if exc.retryable or not batch.num_rows else first_bad_text(spec, batch)
             if culprit is None:
@@ -385,18 +391,18 @@ class Warehouse:
             ],
         )  # fmt: skip
 
-    def finish(self, spec: EntitySpec, run: RunRecord, *, watermark: datetime | None, unseen_by: str | None) -> int:
-        """Mark rows generation ``unseen_by`` did not see as deleted (full), set the watermark,
+    def finish(self, spec: EntitySpec, run: RunRecord, *, watermark: datetime | None, generation: str | None) -> int:
+        """Mark rows the full sync ``generation`` did not see as deleted (None: an incremental run), set the watermark,
         close the run log: one transaction. Returns the rows marked deleted."""
         self._check_lock(spec.name)
         d, s = self.dialect, self.schema
         deleted = 0
         with self._transaction(spec.name, "finish") as cur:
-            if unseen_by is not None:
-                cur.execute(d.mark_deleted_sql(s, spec), self._bind({"b_now": _now(), "b_unseen_by": unseen_by}))
+            if generation is not None:
+                cur.execute(d.mark_deleted_sql(s, spec), self._bind({"b_now": _now(), "b_generation": generation}))
                 deleted = self._changed(cur)
             if watermark is not None:
-                done = {"full_started_at": None, "checkpoint_id": None, "full_run_id": None} if unseen_by else {}
+                done = {"full_started_at": None, "checkpoint_id": None, "full_run_id": None} if generation else {}
                 self._upsert_state(cur, spec.name, run.run_id, watermark=watermark, **done)
             cur.execute(
                 d.close_run_sql(s),

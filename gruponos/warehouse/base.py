@@ -68,12 +68,19 @@ def table_columns(spec: EntitySpec, extra: Sequence[str] = ()) -> list[tuple[str
 
 @dataclass(frozen=True, slots=True)
 class SyncState:
-    """What the warehouse remembers of an entity between runs."""
+    """What the warehouse remembers of an entity between runs.
+
+    The names, once: a full sync is a *generation* (its id is stamped on every row it sees, in
+    ``_seen_run``; rows it did not see are marked deleted when it finishes), started at
+    ``generation_started_at``; ``resume_after`` is the id up to which an unfinished one committed.
+    In ``_sync_state`` they are the columns ``full_run_id``, ``full_started_at`` and
+    ``checkpoint_id``.
+    """
 
     watermark: datetime | None = None  # every change before it is loaded (incremental)
-    full_started_at: datetime | None = None  # an unfinished full sync: its start,
-    checkpoint_id: int | None = None  # the id up to which it committed,
-    full_run_id: str | None = None  # and its generation id (stamped on every row it saw)
+    generation_started_at: datetime | None = None  # an unfinished full sync: its start,
+    resume_after: int | None = None  # the id up to which it committed,
+    generation: str | None = None  # and its id
 
 
 @dataclass(slots=True)
@@ -101,9 +108,9 @@ class RunRecord:
 class Checkpoint:
     """Moves with each committed batch of a full sync (None for incremental runs)."""
 
-    full_started_at: datetime
-    last_id: int | None
     generation: str
+    generation_started_at: datetime
+    resume_after: int | None
 
 
 @dataclass(slots=True)

@@ -180,9 +180,9 @@ class DuckDBWarehouse(Warehouse):
         return Staged(stage, [])
 
     def _merge(
-        self, cur: Any, spec: EntitySpec, batch: pa.RecordBatch, source: str, run: RunRecord, seen: str
+        self, cur: Any, spec: EntitySpec, batch: pa.RecordBatch, source: str, run: RunRecord, generation: str
     ) -> tuple[int, int, int]:
-        binds = {"b_loaded_at": _now(), "b_run_id": run.run_id, "b_seen": seen}
+        binds = {"b_loaded_at": _now(), "b_run_id": run.run_id, "b_generation": generation}
         columns = batch.schema.names
         if self._fresh.get(run.run_id):
             new = pc.count_distinct(batch.column(spec.primary_key)).as_py()
@@ -190,7 +190,7 @@ class DuckDBWarehouse(Warehouse):
             return new, 0, 0
         counts = self._counts(cur, spec, source)
         stamp, drop, insert = DUCKDB.replace_sql(self.schema, spec, columns, source)
-        cur.execute(stamp, {"b_seen": seen})
+        cur.execute(stamp, {"b_generation": generation})
         cur.execute(drop)
         cur.execute(insert, binds)
         return counts

@@ -203,7 +203,7 @@ class WmsClient:
     def _ordered_pages(self, spec: EntitySpec, scan: Scan, stats: ScanStats) -> Iterator[Page]:
         mode = self._settings.page_mode
         path = _entity_path(spec)
-        cursor = _Cursor(scan, mode, self._settings.page_size, scan.after_id)
+        cursor = _Cursor(scan, mode, self._settings.page_size, scan.resume_after)
         cursor.restart(path)
         stats.page_size = cursor.page_size
         first = True

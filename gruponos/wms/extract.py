@@ -66,7 +66,7 @@ class Extraction:
 
     ``stats`` is complete once the stream is exhausted. ``resume_after`` is the highest id
     below which every row has been yielded: a later scan may continue with
-    ``after_id=resume_after``.
+    ``resume_after=extraction.resume_after``.
 
     Example::
 
@@ -82,12 +82,12 @@ class Extraction:
         client: WmsClient,
         *,
         window: Window | None = None,
-        after_id: int | None = None,
+        resume_after: int | None = None,
         filters: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.spec = spec
         self.window = window
-        self.after_id = after_id
+        self.start_after = resume_after
         self.filters = filters
         self.stats = ScanStats(spec.name)
         self.partitions: tuple[Partition, ...] = ()
@@ -111,9 +111,9 @@ class Extraction:
     def resume_after(self) -> int | None:
         """The highest id such that every matching row up to it has been yielded."""
         if not self.partitions:
-            return self.stats.last_id if self.stats.last_id is not None else self.after_id
+            return self.stats.last_id if self.stats.last_id is not None else self.start_after
         with self._lock:
-            after = self.after_id
+            after = self.start_after
             for part in self.partitions:
                 delivered = self._delivered.get(part.index)
                 if part.index not in self._done:
@@ -159,7 +159,7 @@ class Extraction:
             window=self.window,
             id_gte=part.id_gte,
             id_lt=part.id_lt,
-            after_id=self.after_id,
+            resume_after=self.start_after,
             filters=self.filters,
             window_key=self.spec.replication_key or "mod_ts",
         )
@@ -234,8 +234,8 @@ def extract(
     client: WmsClient,
     *,
     window: Window | None = None,
-    after_id: int | None = None,
+    resume_after: int | None = None,
     filters: tuple[tuple[str, str], ...] = (),
 ) -> Extraction:
     """Stream ``spec``'s rows (optionally within a window on its replication key) as record batches."""
-    return Extraction(spec, client, window=window, after_id=after_id, filters=filters)
+    return Extraction(spec, client, window=window, resume_after=resume_after, filters=filters)

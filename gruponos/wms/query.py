@@ -1,7 +1,7 @@
 """What a scan asks the WMS for: a ``mod_ts`` window, id bounds, and the figures it got back.
 
     window = Window.since(watermark, until=wms_now, overlap=timedelta(minutes=30))
-    scan = Scan(window=window, after_id=checkpoint)      # ordered by id, resumable
+    scan = Scan(window=window, resume_after=checkpoint)  # ordered by id, resumable
     scan.params(after_id=last_id, page_size=1000, page_mode="sequenced")
 
 Every ordered scan reads in ``id`` order, so it can always continue after the last id it
@@ -66,7 +66,7 @@ class Window:
 class Scan:
     """What one scan reads: a window, id bounds, fixed filters; ordered by ``id`` unless refused.
 
-    ``id_gte``/``id_lt`` bound a partition; ``after_id`` resumes a scan after the last id
+    ``id_gte``/``id_lt`` bound a partition; ``resume_after`` resumes a scan after the last id
     that was committed (``id__gt``); ``filters`` are extra query filters an entity requires
     (``company_id__code`` …); ``window_key`` is the field the window filters on.
     """
@@ -74,19 +74,19 @@ class Scan:
     window: Window | None = None
     id_gte: int | None = None
     id_lt: int | None = None
-    after_id: int | None = None
+    resume_after: int | None = None
     filters: tuple[tuple[str, str], ...] = ()
     window_key: str = "mod_ts"
 
     def params(self, *, after_id: int | None, page_size: int, page_mode: str, ordered: bool = True) -> Params:
-        """Query parameters for the first page of this scan continued after ``after_id``."""
+        """Query parameters for the first page of this scan continued after ``after_id`` (the last id received)."""
         params: Params = {"page_size": str(page_size), "page_mode": page_mode}
         if ordered:
             params["ordering"] = "id"
         params.update(self.filters)
         if self.window is not None:
             params.update(self.window.params(self.window_key))
-        lower = self.after_id if after_id is None else after_id
+        lower = self.resume_after if after_id is None else after_id
         if lower is not None and (self.id_gte is None or lower >= self.id_gte - 1):
             params["id__gt"] = str(lower)
         elif self.id_gte is not None:

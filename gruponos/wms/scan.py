@@ -37,7 +37,7 @@ def ranged_pages(client: WmsClient, spec: EntitySpec, scan: Scan, stats: ScanSta
     base = scan.params(after_id=None, page_size=size, page_mode="paged", ordered=False)
     for key in ("id__gt", "id__gte", "id__lt"):
         base.pop(key, None)
-    low = scan.after_id + 1 if scan.after_id is not None else scan.id_gte if scan.id_gte is not None else 0
+    low = scan.resume_after + 1 if scan.resume_after is not None else scan.id_gte if scan.id_gte is not None else 0
     high = scan.id_lt if scan.id_lt is not None else _top(client, spec, base, low) + 1
     total = client.count(spec, _bounded(base, low, high))
     stats.result_count = total

@@ -129,8 +129,8 @@ def _run_log(wh: OracleWarehouse, run: RunRecord) -> tuple[Any, ...]:
 def test_loading_the_same_batch_twice_leaves_one_row_per_id(wh: OracleWarehouse, allocation: pa.RecordBatch) -> None:
     run = _run()
     wh.start_run(run)
-    first = wh.load(SPEC, allocation, [], run, seen="g1", checkpoint=None)
-    second = wh.load(SPEC, allocation, [], run, seen="g1", checkpoint=None)
+    first = wh.load(SPEC, allocation, [], run, generation="g1", checkpoint=None)
+    second = wh.load(SPEC, allocation, [], run, generation="g1", checkpoint=None)
     n = allocation.num_rows
     assert (first.inserted, first.updated, first.unchanged) == (n, 0, 0)
     assert (second.inserted, second.updated, second.unchanged) == (0, 0, n)
@@ -150,14 +150,14 @@ def test_loading_the_same_batch_twice_leaves_one_row_per_id(wh: OracleWarehouse,
 def test_newer_mod_ts_wins_and_an_older_one_is_ignored(wh: OracleWarehouse, allocation: pa.RecordBatch) -> None:
     run = _run("incremental")
     wh.start_run(run)
-    wh.load(SPEC, allocation, [], run, seen=run.run_id, checkpoint=None)
+    wh.load(SPEC, allocation, [], run, generation=run.run_id, checkpoint=None)
     row = allocation.slice(0, 1).to_pylist()[0]
     newer = row | {"mod_ts": row["mod_ts"] + timedelta(hours=1), "pick_user": "newer"}
     older = row | {"mod_ts": row["mod_ts"] - timedelta(hours=1), "pick_user": "older"}
 
-    counts = wh.load(SPEC, _with(allocation, [newer]), [], run, seen=run.run_id, checkpoint=None)
+    counts = wh.load(SPEC, _with(allocation, [newer]), [], run, generation=run.run_id, checkpoint=None)
     assert (counts.inserted, counts.updated, counts.unchanged) == (0, 1, 0)
-    counts = wh.load(SPEC, _with(allocation, [older]), [], run, seen=run.run_id, checkpoint=None)
+    counts = wh.load(SPEC, _with(allocation, [older]), [], run, generation=run.run_id, checkpoint=None)
     assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 1)
     stored = next(r for r in wh.rows(SPEC.name) if r["id"] == row["id"])
     assert stored["pick_user"] == "newer" and stored["mod_ts"] == newer["mod_ts"]
@@ -165,7 +165,7 @@ def test_newer_mod_ts_wins_and_an_older_one_is_ignored(wh: OracleWarehouse, allo
     # Two versions of one id in one batch: the latest wins, whatever the order.
     latest = row | {"mod_ts": row["mod_ts"] + timedelta(hours=3), "pick_user": "latest"}
     middle = row | {"mod_ts": row["mod_ts"] + timedelta(hours=2), "pick_user": "middle"}
-    counts = wh.load(SPEC, _with(allocation, [latest, middle]), [], run, seen=run.run_id, checkpoint=None)
+    counts = wh.load(SPEC, _with(allocation, [latest, middle]), [], run, generation=run.run_id, checkpoint=None)
     assert counts.updated == 1
     stored = next(r for r in wh.rows(SPEC.name) if r["id"] == row["id"])
     assert stored["pick_user"] == "latest"
@@ -177,19 +177,19 @@ def test_finish_marks_rows_the_generation_did_not_see_as_deleted(
     first = _run()
     wh.start_run(first)
     started = datetime.now(UTC).replace(microsecond=0)
-    wh.load(SPEC, allocation, [], first, seen="g1", checkpoint=Checkpoint(started, None, "g1"))
-    wh.finish(SPEC, first, watermark=started, unseen_by="g1")
+    wh.load(SPEC, allocation, [], first, generation="g1", checkpoint=Checkpoint("g1", started, None))
+    wh.finish(SPEC, first, watermark=started, generation="g1")
 
     second = _run()
     wh.start_run(second)
     half = allocation.slice(0, allocation.num_rows // 2)
     last_id = max(half.column("id").to_pylist())
-    wh.load(SPEC, half, [], second, seen="g2", checkpoint=Checkpoint(started, last_id, "g2"))
+    wh.load(SPEC, half, [], second, generation="g2", checkpoint=Checkpoint("g2", started, last_id))
     state = wh.state(SPEC.name)
-    assert (state.full_started_at, state.checkpoint_id, state.full_run_id) == (started, last_id, "g2")
+    assert (state.generation_started_at, state.resume_after, state.generation) == (started, last_id, "g2")
 
     later = started + timedelta(minutes=5)
-    deleted = wh.finish(SPEC, second, watermark=later, unseen_by="g2")
+    deleted = wh.finish(SPEC, second, watermark=later, generation="g2")
     assert deleted == allocation.num_rows - half.num_rows
     rows = list(wh.rows(SPEC.name))
     seen = set(half.column("id").to_pylist())
@@ -200,7 +200,7 @@ def test_finish_marks_rows_the_generation_did_not_see_as_deleted(
     # A row that comes back is alive again.
     third = _run()
     wh.start_run(third)
-    wh.load(SPEC, allocation, [], third, seen="g3", checkpoint=None)
+    wh.load(SPEC, allocation, [], third, generation="g3", checkpoint=None)
     assert all(r["_deleted_at"] is None for r in wh.rows(SPEC.name))
 
 
@@ -209,7 +209,7 @@ def test_rows_the_database_refuses_are_quarantined(wh: OracleWarehouse, allocati
     wh.start_run(run)
     rows = allocation.to_pylist()
     rows[3]["pick_locn_str"] = "X" * 60  # VARCHAR2(50 CHAR): ORA-12899 for this row only
-    counts = wh.load(SPEC, _with(allocation, rows), [], run, seen="g1", checkpoint=None)
+    counts = wh.load(SPEC, _with(allocation, rows), [], run, generation="g1", checkpoint=None)
     assert counts.rejected == 1 and counts.inserted == allocation.num_rows - 1
     s = f'"{SCHEMA.upper()}"'
     quarantined = wh.query(f'SELECT "RECORD_ID", "RULE" FROM {s}."_REJECTED" WHERE "RUN_ID" = :r', {"r": run.run_id})

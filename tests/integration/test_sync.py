@@ -219,9 +219,9 @@ def test_full_sync_resumes_after_the_last_committed_id(simulator: Simulator, tar
     wh = connect(cfg.warehouse)
     state = wh.state("allocation")
     wh.close()
-    assert state.checkpoint_id is not None and state.full_started_at is not None
+    assert state.resume_after is not None and state.generation_started_at is not None
     report = sync(cfg, "full")
-    assert report.extracted == 1_500 - state.checkpoint_id  # only the ids after the checkpoint
+    assert report.extracted == 1_500 - state.resume_after  # only the ids after the checkpoint
     assert report.deleted == 0  # rows loaded before the crash count as seen
     assert_mirrors(simulator, cfg)
 

@@ -55,12 +55,12 @@ def assert_data_error_named(error: WarehouseError, driver_words: str, record: in
 def test_duckdb_invalid_utf8_fails_the_load_with_duckdbs_own_words_and_loses_nothing(tmp_path: Path) -> None:
     wh = open_target("duckdb", tmp_path)
     with running(wh) as first:
-        wh.load(SPEC, batch([1, 2]), [], first, seen="g", checkpoint=None)
+        wh.load(SPEC, batch([1, 2]), [], first, generation="g", checkpoint=None)
         with pytest.raises(WarehouseError) as failed:
-            wh.load(SPEC, invalid_utf8_at([3, 4, 5], bad=4), [], first, seen="g", checkpoint=None)
+            wh.load(SPEC, invalid_utf8_at([3, 4, 5], bad=4), [], first, generation="g", checkpoint=None)
         assert_data_error_named(failed.value, "Invalid unicode", 4, "pick_user")
         assert [r["id"] for r in wh.rows(SPEC.name)] == [1, 2]  # the batch rolled back, the earlier one kept
-        counts = wh.load(SPEC, batch([3, 5]), [], first, seen="g", checkpoint=None)  # the connection still works
+        counts = wh.load(SPEC, batch([3, 5]), [], first, generation="g", checkpoint=None)  # the connection still works
         assert counts.inserted == 2
 
 
@@ -69,7 +69,7 @@ def test_postgres_nul_in_text_fails_the_load_as_a_data_error_naming_the_record(p
     wh = PostgresWarehouse(dsn=PG_DSN, schema=pg_schema)
     with running(wh) as first:
         with pytest.raises(WarehouseError) as failed:
-            wh.load(SPEC, batch([7], pick_user="a\x00b"), [], first, seen="g", checkpoint=None)
+            wh.load(SPEC, batch([7], pick_user="a\x00b"), [], first, generation="g", checkpoint=None)
         assert_data_error_named(failed.value, "0x00", 7, "pick_user")
         assert list(wh.rows(SPEC.name)) == []
 
@@ -82,10 +82,10 @@ def test_postgres_lock_timeout_may_heal(pg_schema: str) -> None:
         with psycopg.connect(PG_DSN) as blocker:
             blocker.execute(f'LOCK TABLE "{pg_schema}"."allocation" IN ACCESS EXCLUSIVE MODE')
             with pytest.raises(WarehouseError) as waited:
-                wh.load(SPEC, batch([1]), [], first, seen="g", checkpoint=None)
+                wh.load(SPEC, batch([1]), [], first, generation="g", checkpoint=None)
             blocker.rollback()
         assert waited.value.retryable is True and "(lock timeout)" in str(waited.value)
-        assert wh.load(SPEC, batch([1]), [], first, seen="g", checkpoint=None).inserted == 1  # and it did heal
+        assert wh.load(SPEC, batch([1]), [], first, generation="g", checkpoint=None).inserted == 1  # and it did heal
 
 
 @needs_pg
@@ -149,8 +149,8 @@ def test_a_schema_the_database_keeps_for_itself_is_refused_naming_the_setting(
 def test_duckdbs_default_schema_main_is_a_schema_like_any_other(tmp_path: Path) -> None:
     wh: Warehouse = DuckDBWarehouse(path=str(tmp_path / "wh.duckdb"), schema="main")
     with running(wh) as first:
-        wh.load(SPEC, batch([1]), [], first, seen="g", checkpoint=None)
-        wh.finish(SPEC, first, watermark=T0, unseen_by=None)
+        wh.load(SPEC, batch([1]), [], first, generation="g", checkpoint=None)
+        wh.finish(SPEC, first, watermark=T0, generation=None)
         assert wh.state(SPEC.name).watermark == T0
 
 

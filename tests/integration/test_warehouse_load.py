@@ -57,12 +57,12 @@ def run_log(wh: Warehouse, run_id: str, *columns: str) -> tuple[object, ...]:
 def test_rows_a_load_brings_back_from_deleted_are_counted_as_restored(wh: Warehouse) -> None:
     first = run()
     wh.start_run(first)
-    wh.load(SPEC, batch(range(1, 11)), [], first, seen="g1", checkpoint=None)
-    wh.finish(SPEC, first, watermark=T0, unseen_by="g1")
+    wh.load(SPEC, batch(range(1, 11)), [], first, generation="g1", checkpoint=None)
+    wh.finish(SPEC, first, watermark=T0, generation="g1")
     second = run()
     wh.start_run(second)
-    wh.load(SPEC, batch(range(1, 7)), [], second, seen="g2", checkpoint=None)
-    assert wh.finish(SPEC, second, watermark=T0, unseen_by="g2") == 4  # 7, 8, 9, 10 marked deleted
+    wh.load(SPEC, batch(range(1, 7)), [], second, generation="g2", checkpoint=None)
+    assert wh.finish(SPEC, second, watermark=T0, generation="g2") == 4  # 7, 8, 9, 10 marked deleted
 
     back = run("incremental")
     wh.start_run(back)
@@ -70,11 +70,11 @@ def test_rows_a_load_brings_back_from_deleted_are_counted_as_restored(wh: Wareho
     rows = batch([7, 8, 9, 11]).to_pylist()
     rows[1], rows[2] = older.to_pylist()[0], newer.to_pylist()[0]
     incoming = type(same).from_pylist(rows, schema=SPEC.schema)
-    counts = wh.load(SPEC, incoming, [], back, seen=back.run_id, checkpoint=None)
+    counts = wh.load(SPEC, incoming, [], back, generation=back.run_id, checkpoint=None)
     assert (counts.inserted, counts.updated, counts.unchanged, counts.restored) == (1, 1, 2, 3)
-    again = wh.load(SPEC, incoming, [], back, seen=back.run_id, checkpoint=None)
+    again = wh.load(SPEC, incoming, [], back, generation=back.run_id, checkpoint=None)
     assert again.restored == 0  # alive now: nothing left to restore
-    wh.finish(SPEC, back, watermark=T0, unseen_by=None)
+    wh.finish(SPEC, back, watermark=T0, generation=None)
 
     deleted = {r["id"]: r["_deleted_at"] for r in wh.rows(SPEC.name)}
     assert [i for i, at in sorted(deleted.items()) if at is not None] == [10]
@@ -113,7 +113,7 @@ def test_a_run_log_created_before_restored_existed_gains_it_when_opened(where: t
         wh.prepare(SPEC)
         new = run()
         wh.start_run(new)
-        wh.load(SPEC, batch(range(1, 4)), [], new, seen="g", checkpoint=None)
+        wh.load(SPEC, batch(range(1, 4)), [], new, generation="g", checkpoint=None)
         assert run_log(wh, new.run_id, "inserted", "restored") == (3, 0)
     finally:
         wh.close()
@@ -126,7 +126,7 @@ def test_evolved_columns_are_added_once_when_two_adapters_race(where: tuple[str,
         loading = run()
         first.prepare(SPEC)
         first.start_run(loading)
-        first.load(SPEC, batch([1]), [], loading, seen="g", checkpoint=None)  # its staging has the old shape
+        first.load(SPEC, batch([1]), [], loading, generation="g", checkpoint=None)  # its staging has the old shape
         start = threading.Barrier(2)
         added: list[list[str]] = [[], []]
         errors: list[BaseException] = []
@@ -147,11 +147,11 @@ def test_evolved_columns_are_added_once_when_two_adapters_race(where: tuple[str,
         assert sorted(added[0] + added[1]) == ["new_a", "new_b"]  # each added by exactly one of them
         columns = list(next(first.rows(SPEC.name)))
         assert columns.count("new_a") == columns.count("new_b") == 1
-        first.load(SPEC, batch([3]), [], loading, seen="g", checkpoint=None)  # staging of today's shape
+        first.load(SPEC, batch([3]), [], loading, generation="g", checkpoint=None)  # staging of today's shape
         assert second.prepare(SPEC, ["new_a", "new_b", "new_c"]) == ["new_c"]  # the other one evolves it
         assert first.prepare(SPEC, ["new_a", "new_b", "new_c"]) == []
         evolved = batch([2]).append_column("new_c", pa.array(["sent"]))
-        first.load(SPEC, evolved, [], loading, seen="g", checkpoint=None)  # its staging follows the new shape
+        first.load(SPEC, evolved, [], loading, generation="g", checkpoint=None)  # its staging follows the new shape
         assert {r["id"]: r["new_c"] for r in first.rows(SPEC.name)} == {1: None, 2: "sent", 3: None}
     finally:
         first.close()
@@ -180,9 +180,9 @@ def test_a_held_lock_lets_its_run_load_and_refuses_every_other_run(where: tuple[
                 pass
             held = run()
             wh.start_run(held)
-            counts = wh.load(SPEC, batch(range(1, 6)), [], held, seen="g", checkpoint=None)
+            counts = wh.load(SPEC, batch(range(1, 6)), [], held, generation="g", checkpoint=None)
             assert counts.inserted == 5
-            wh.finish(SPEC, held, watermark=T0, unseen_by=None)
+            wh.finish(SPEC, held, watermark=T0, generation=None)
         with other.lock(SPEC.name):  # released with the run
             pass
     finally:
@@ -208,7 +208,7 @@ def test_a_run_whose_lock_session_died_stops_before_writing() -> None:
                     assert pid is not None
                     conn.execute("SELECT pg_terminate_backend(%s)", [pid])
                 with pytest.raises(ConcurrentRunError, match="lost its lock"):
-                    wh.load(SPEC, batch([1]), [], lost, seen="g", checkpoint=None)
+                    wh.load(SPEC, batch([1]), [], lost, generation="g", checkpoint=None)
             assert list(wh.rows(SPEC.name)) == []
         finally:
             wh.close()

@@ -151,10 +151,10 @@ def test_merge_updates_with_newer_or_equal_mod_ts_only_and_marks_every_match_see
             "s", "MOD_TS", "t", "MOD_TS",
         )  # fmt: skip
         assert case.args["default"].sql("oracle") == f't."{column}"', column  # otherwise unchanged
-    assert isinstance(sets["_SEEN_RUN"], exp.Placeholder) and sets["_SEEN_RUN"].name == "b_seen"
+    assert isinstance(sets["_SEEN_RUN"], exp.Placeholder) and sets["_SEEN_RUN"].name == "b_generation"
     assert isinstance(sets["_DELETED_AT"], exp.Null)
     assert q.inserted_columns(tree) == [c.upper() for c in columns] + ["_LOADED_AT", "_RUN_ID", "_SEEN_RUN"]
-    assert set(q.binds(tree)) == {"b_loaded_at", "b_run_id", "b_seen"}
+    assert set(q.binds(tree)) == {"b_loaded_at", "b_run_id", "b_generation"}
     window = tree.find(exp.Window)  # the source: the latest staged row per id
     assert [c.name for c in window.args["partition_by"]] == ["ID"]
     (order,) = window.args["order"].expressions

@@ -147,7 +147,7 @@ def test_a_full_sync_marks_deleted_only_live_rows_it_did_not_see(d: Dialect) -> 
     where = tree.args["where"]
     assert {c.name for c in where.find_all(exp.Column)} == set(names(d, "_seen_run", "_deleted_at"))
     assert isinstance(where.find(exp.Or), exp.Or)  # NULL-safe: never seen counts as unseen
-    assert sorted(binds(tree)) == ["b_now", "b_unseen_by"]
+    assert sorted(binds(tree)) == ["b_generation", "b_now"]
 
 
 @pytest.mark.parametrize("d", DIALECTS, ids=IDS)
@@ -202,14 +202,14 @@ def test_duckdb_replaces_rows_by_stamping_older_deleting_newer_and_inserting_the
     assert {target(t) for t in (stamp, drop, insert)} == {"allocation"}
     stamped = {k: type(v) for k, v in assignments(stamp).items()}
     assert stamped == {"_seen_run": exp.Placeholder, "_deleted_at": exp.Null}
-    assert binds(stamp) == ["b_seen"] and binds(drop) == []
+    assert binds(stamp) == ["b_generation"] and binds(drop) == []
     for tree, compare in ((stamp, exp.LT), (drop, exp.GTE)):  # older stamped; newer-or-equal replaced
         where = tree.args["where"]
         assert join_keys(where) == {("id", "id")}
         (comparison,) = where.find_all(compare)
         assert (comparison.this.table, comparison.this.name, comparison.expression.table) == ("s", "mod_ts", "t")
     assert inserted_columns(insert) == [*columns, "_loaded_at", "_run_id", "_seen_run"]
-    assert binds(insert) == ["b_loaded_at", "b_run_id", "b_seen"]
+    assert binds(insert) == ["b_loaded_at", "b_run_id", "b_generation"]
     (anti,) = insert.find(exp.Select).args["joins"]
     assert anti.kind == "ANTI" and join_keys(anti.args["on"]) == {("id", "id")}
 
@@ -237,7 +237,7 @@ def test_postgres_merge_updates_newer_or_equal_rows_and_stamps_every_match() -> 
     assert other.args.get("condition") is None
     assert list(assignments(other.args["then"])) == ["_seen_run", "_deleted_at"]
     assert inserted_columns(tree) == [*columns, "_loaded_at", "_run_id", "_seen_run"]
-    assert set(binds(tree)) == {"b_loaded_at", "b_run_id", "b_seen"}
+    assert set(binds(tree)) == {"b_loaded_at", "b_run_id", "b_generation"}
 
 
 def test_postgres_stages_with_copy_and_keeps_the_latest_row_per_id() -> None:

@@ -225,7 +225,7 @@ def test_window_and_resume_become_whole_second_utc_filters_ordered_by_id() -> No
     watermark = dt.datetime(2026, 11, 1, 10, 30, 15, 999_999, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     window = Window.since(watermark, until=T0 + dt.timedelta(seconds=20.7), overlap=dt.timedelta(minutes=30))
     wms = FakeWms(range(1, 40))
-    ids = scan_ids(wms, Scan(window=window, after_id=3))
+    ids = scan_ids(wms, Scan(window=window, resume_after=3))
     q = wms.params(0)
     assert q["mod_ts__gte"] == "2026-11-01T08:00:15+00:00"  # floored, never rounded up
     assert q["mod_ts__lt"] == "2026-11-01T08:00:20+00:00"

@@ -330,15 +330,15 @@ class Dialect:
 
     def merge_sql(self, schema: str, spec: EntitySpec, columns: Sequence[str], source: str) -> str:
         """MERGE the staged rows (``source``, one per id): newer-or-equal ``mod_ts`` updates, every
-        match is seen and alive, new ids insert. Binds ``b_loaded_at``, ``b_run_id``, ``b_seen``."""
+        match is seen and alive, new ids insert. Binds ``b_loaded_at``, ``b_run_id``, ``b_generation``."""
         raise NotImplementedError
 
     def mark_deleted_sql(self, schema: str, spec: EntitySpec) -> str:
-        """Rows the full-sync generation ``b_unseen_by`` did not see become deleted (NULL-safe)."""
+        """Rows the full-sync generation ``b_generation`` did not see become deleted (NULL-safe)."""
         seen, gone = self.ident("_seen_run"), self.ident("_deleted_at")
         return (
             f"UPDATE {self.table(schema, spec.name)} SET {gone} = {self.ts('b_now')} "
-            f"WHERE ({seen} IS NULL OR {seen} <> {self.bind('b_unseen_by')}) AND {gone} IS NULL"
+            f"WHERE ({seen} IS NULL OR {seen} <> {self.bind('b_generation')}) AND {gone} IS NULL"
         )
 
     def rejected_insert_sql(self, schema: str) -> str:

@@ -32,26 +32,26 @@ class DuckDBDialect(Dialect):
         )
 
     def insert_sql(self, schema: str, spec: EntitySpec, columns: Sequence[str], source: str) -> str:
-        """Insert the staged rows; binds ``b_loaded_at``, ``b_run_id``, ``b_seen``."""
+        """Insert the staged rows; binds ``b_loaded_at``, ``b_run_id``, ``b_generation``."""
         data = [self.ident(c) for c in columns]
         meta = [self.ident("_loaded_at"), self.ident("_run_id"), self.ident("_seen_run")]
         return (
             f"INSERT INTO {self.table(schema, spec.name)} ({', '.join(data + meta)}) "
-            f"SELECT {', '.join(f's.{c}' for c in data)}, $b_loaded_at, $b_run_id, $b_seen FROM {source} AS s"
+            f"SELECT {', '.join(f's.{c}' for c in data)}, $b_loaded_at, $b_run_id, $b_generation FROM {source} AS s"
         )
 
     def replace_sql(self, schema: str, spec: EntitySpec, columns: Sequence[str], source: str) -> tuple[str, str, str]:
         """The MERGE's effect as three statements (run in one transaction).
 
-        Rows whose incoming ``mod_ts`` is older are only stamped seen (``b_seen``); rows it
+        Rows whose incoming ``mod_ts`` is older are only stamped seen (``b_generation``); rows it
         replaces (newer or equal) are deleted and inserted again (``b_loaded_at``,
-        ``b_run_id``, ``b_seen``); new ids are inserted.
+        ``b_run_id``, ``b_generation``); new ids are inserted.
         """
         pk, wins = self.ident(spec.primary_key), self.wins(spec)
         target = self.table(schema, spec.name)
         seen, gone = self.ident("_seen_run"), self.ident("_deleted_at")
         return (
-            f"UPDATE {target} AS t SET {seen} = $b_seen, {gone} = NULL FROM {source} AS s "
+            f"UPDATE {target} AS t SET {seen} = $b_generation, {gone} = NULL FROM {source} AS s "
             f"WHERE t.{pk} = s.{pk} AND {self.loses(spec)}",
             f"DELETE FROM {target} AS t USING {source} AS s WHERE t.{pk} = s.{pk}" + (f" AND {wins}" if wins else ""),
             self.insert_sql(schema, spec, columns, source) + f" ANTI JOIN {target} AS t ON t.{pk} = s.{pk}",

@@ -125,7 +125,7 @@ class OracleDialect(Dialect):
 
     def merge_sql(self, schema: str, spec: EntitySpec, columns: Sequence[str], source: str) -> str:
         """MERGE the staged rows: newer-or-equal ``mod_ts`` updates, any match is seen and alive,
-        new ids insert. Binds ``b_loaded_at`` (naive UTC), ``b_run_id``, ``b_seen``."""
+        new ids insert. Binds ``b_loaded_at`` (naive UTC), ``b_run_id``, ``b_generation``."""
         i = self.ident
         pk = i(spec.primary_key)
         newer = self.wins(spec) or "1 = 1"
@@ -136,7 +136,7 @@ class OracleDialect(Dialect):
         sets += [
             f"t.{loaded} = CASE WHEN {newer} THEN {self.ts('b_loaded_at')} ELSE t.{loaded} END",
             f"t.{run} = CASE WHEN {newer} THEN :b_run_id ELSE t.{run} END",
-            f"t.{seen} = :b_seen",
+            f"t.{seen} = :b_generation",
             f"t.{gone} = NULL",
         ]
         data = [i(c) for c in columns]
@@ -146,7 +146,7 @@ class OracleDialect(Dialect):
             f"ON (t.{pk} = s.{pk})\n"
             f"WHEN MATCHED THEN UPDATE SET {', '.join(sets)}\n"
             f"WHEN NOT MATCHED THEN INSERT ({', '.join([*data, loaded, run, seen])}) "
-            f"VALUES ({', '.join(f's.{c}' for c in data)}, {self.ts('b_loaded_at')}, :b_run_id, :b_seen)"
+            f"VALUES ({', '.join(f's.{c}' for c in data)}, {self.ts('b_loaded_at')}, :b_run_id, :b_generation)"
         )
 
     def upsert_state_sql(self, schema: str, columns: Sequence[str]) -> str:

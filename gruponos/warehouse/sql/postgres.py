@@ -47,20 +47,20 @@ class PostgresDialect(Dialect):
 
     def merge_sql(self, schema: str, spec: EntitySpec, columns: Sequence[str], source: str) -> str:
         """MERGE the staged rows: update where incoming ``mod_ts`` >= stored, stamp every match
-        seen and alive, insert new ids. Binds ``b_loaded_at``, ``b_run_id``, ``b_seen``."""
+        seen and alive, insert new ids. Binds ``b_loaded_at``, ``b_run_id``, ``b_generation``."""
         i = self.ident
         pk, wins = i(spec.primary_key), self.wins(spec)
         data = [i(c) for c in columns]
         loaded, run, seen, gone = i("_loaded_at"), i("_run_id"), i("_seen_run"), i("_deleted_at")
         sets = ", ".join(f"{c} = s.{c}" for c in data if c != pk)
-        older = f"WHEN MATCHED THEN UPDATE SET {seen} = %(b_seen)s, {gone} = NULL\n" if wins else ""
+        older = f"WHEN MATCHED THEN UPDATE SET {seen} = %(b_generation)s, {gone} = NULL\n" if wins else ""
         return (
             f"MERGE INTO {self.table(schema, spec.name)} AS t USING {source} AS s ON t.{pk} = s.{pk}\n"
             f"WHEN MATCHED{f' AND {wins}' if wins else ''} THEN UPDATE SET {sets}, "
-            f"{loaded} = %(b_loaded_at)s, {run} = %(b_run_id)s, {seen} = %(b_seen)s, {gone} = NULL\n"
+            f"{loaded} = %(b_loaded_at)s, {run} = %(b_run_id)s, {seen} = %(b_generation)s, {gone} = NULL\n"
             f"{older}"
             f"WHEN NOT MATCHED THEN INSERT ({', '.join([*data, loaded, run, seen])}) "
-            f"VALUES ({', '.join(f's.{c}' for c in data)}, %(b_loaded_at)s, %(b_run_id)s, %(b_seen)s)"
+            f"VALUES ({', '.join(f's.{c}' for c in data)}, %(b_loaded_at)s, %(b_run_id)s, %(b_generation)s)"
         )
 
     def try_lock_sql(self) -> str:
