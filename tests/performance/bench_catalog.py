@@ -10,8 +10,9 @@ RSS is the sync's own). With ``--concurrency 1`` (the default) entities run one 
 so the CPU the process spends from one entity's end to the next one's is that entity's:
 connect, prepare, plan, extract, validate, load, finish. That includes a fixed cost per entity,
 which dominates small ones; "beyond fixed" takes it out (the median CPU of the entities under
-100 records) for entities of 1,000 records or more. Entities whose CPU per record exceeds
-allocation's, raw or beyond the fixed cost, are flagged.
+100 records) for entities of 10,000 records or more, and "ns/value" divides that by the
+entity's columns (a wide entity stores more per record). Entities whose CPU per record (raw or
+beyond the fixed cost) or per value exceeds allocation's are flagged.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def _child(base_url: str, path: str, which: str, concurrency: int) -> None:
             raise SystemExit(str(o))
         cpu = cpu_done[o.entity] - last if concurrency == 1 else None
         last = cpu_done[o.entity]
-        entities.append({"entity": o.entity, "records": o.extracted, "seconds": o.seconds, "cpu_s": cpu})
+        entities.append({"entity": o.entity, "records": o.extracted, "seconds": o.seconds, "cpu_s": cpu,
+                         "columns": len(catalog.spec(o.entity).columns)})  # fmt: skip
     print(json.dumps({"entities": entities, "wall_s": wall, "cpu_s": _cpu() - cpu_start, "discovery": discovery,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))  # fmt: skip
 
@@ -95,26 +97,31 @@ def _fixed_s(result: dict[str, Any]) -> float | None:
 
 def _beyond_us(e: dict[str, Any], fixed: float | None) -> float | None:
     """CPU per record once the fixed cost is taken out (only where records outweigh it)."""
-    if e["cpu_s"] is None or fixed is None or e["records"] < 1_000:
+    if e["cpu_s"] is None or fixed is None or e["records"] < 10_000:
         return None
     return max(0.0, float(e["cpu_s"]) - fixed) / int(e["records"]) * 1e6
 
 
+def _per_value_ns(e: dict[str, Any], fixed: float | None) -> float | None:
+    """CPU per stored value (one column of one record) beyond the fixed cost: wide entities compare fairly."""
+    beyond = _beyond_us(e, fixed)
+    return None if beyond is None else beyond / int(e["columns"]) * 1e3
+
+
 def _entity_lines(result: dict[str, Any], alloc: dict[str, Any], fixed: float | None) -> list[str]:
-    """One line per entity; flagged where its CPU per record (raw, or beyond the fixed cost) exceeds allocation's."""
-    raw_limit, beyond_limit = _per_record_us(alloc["cpu_s"], alloc["records"]), _beyond_us(alloc, fixed)
-    lines = [f"    {'entity':<22} {'records':>9} {'s':>7} {'records/s':>10} {'CPU µs/rec':>11} {'beyond fixed':>13}"]
+    """One line per entity, flagged where a CPU figure exceeds allocation's (raw, beyond fixed, per value)."""
+    limits = (_per_record_us(alloc["cpu_s"], alloc["records"]), _beyond_us(alloc, fixed), _per_value_ns(alloc, fixed))
+    names = ("raw", "beyond fixed", "per value")
+    lines = [f"    {'entity':<22} {'records':>9} {'cols':>4} {'s':>6} {'records/s':>9} {'CPU µs/rec':>10} "
+             f"{'beyond fixed':>12} {'ns/value':>8}"]  # fmt: skip
     for e in result["entities"]:
-        raw, beyond = _per_record_us(e["cpu_s"], e["records"]), _beyond_us(e, fixed)
+        figures = (_per_record_us(e["cpu_s"], e["records"]), _beyond_us(e, fixed), _per_value_ns(e, fixed))
         rate = e["records"] / e["seconds"] if e["seconds"] else 0.0
-        flags = [
-            *(["raw"] if raw is not None and raw_limit is not None and raw > raw_limit else []),
-            *(["beyond fixed"] if beyond is not None and beyond_limit is not None and beyond > beyond_limit else []),
-        ]
+        flags = [n for n, v, top in zip(names, figures, limits, strict=True) if v is not None and top and v > top]
         flag = f"  > allocation ({', '.join(flags)})" if flags and e["entity"] != "allocation" else ""
-        shown = ["—" if v is None else f"{v:,.1f}" for v in (raw, beyond)]
-        lines.append(f"    {e['entity']:<22} {e['records']:>9,} {e['seconds']:>7.2f} {rate:>10,.0f} "
-                     f"{shown[0]:>11} {shown[1]:>13}{flag}")  # fmt: skip
+        shown = ["—" if v is None else f"{v:,.1f}" for v in figures]
+        lines.append(f"    {e['entity']:<22} {e['records']:>9,} {e['columns']:>4} {e['seconds']:>6.2f} {rate:>9,.0f} "
+                     f"{shown[0]:>10} {shown[1]:>12} {shown[2]:>8}{flag}")  # fmt: skip
     return lines
 
 
@@ -146,9 +153,10 @@ def bench(scale: int, concurrency: int) -> None:
         print(_total("the eight, inside that run:", within, sum(e["seconds"] for e in within),
                      sum(e["cpu_s"] for e in within), None))  # fmt: skip
     print(_total("the eight alone:", eight["entities"], eight["wall_s"], eight["cpu_s"], eight["peak_rss_mb"]))
-    limit = _beyond_us(alloc, fixed)
-    over = [e["entity"] for e in every["entities"] if (_beyond_us(e, fixed) or 0.0) > (limit or float("inf"))]
-    print(f"  beyond the fixed cost, CPU per record above allocation's: {', '.join(over) or 'none'}")
+    for label, figure in (("per record", _beyond_us), ("per value", _per_value_ns)):
+        limit = figure(alloc, fixed) or float("inf")
+        over = [e["entity"] for e in every["entities"] if (figure(e, fixed) or 0.0) > limit]
+        print(f"  beyond the fixed cost, CPU {label} above allocation's: {', '.join(over) or 'none'}")
 
 
 def main() -> None:
