@@ -2,7 +2,7 @@
 
     uv run gruponos sync full|incremental|master [--entity NAME_OR_GLOB ...] [--dbt] [--prefect]
     uv run gruponos status
-    uv run gruponos entities
+    uv run gruponos entities [NAME_OR_GLOB ...] [--markdown]
     uv run gruponos demo
     uv run gruponos service up
     uv run gruponos simulator serve
@@ -27,7 +27,7 @@ from typing import Annotated, Any
 import typer
 
 from gruponos import settings as settings_module
-from gruponos.cli.output import Bars, console, err, fail, log_to, print_reports
+from gruponos.cli.output import Bars, console, err, fail, log_to, narrow_table, print_reports
 from gruponos.errors import Error, SyncError
 from gruponos.redact import redact
 
@@ -185,25 +185,44 @@ def entities(
     pattern: Annotated[
         list[str] | None, typer.Argument(help="Names or globs (default: the configured selection).")
     ] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="A Markdown table on stdout (the README's is made with '*').")
+    ] = False,
 ) -> None:
     """The entities the WMS serves, and how each selected one is synced (sync class, keys, columns)."""
-    from rich.table import Table
-
-    from gruponos.catalog import discover
+    from gruponos.catalog import discover, select
     from gruponos.wms import WmsClient
 
     cfg = settings_module.load()
     with WmsClient(cfg.wms) as wms:
         catalog = discover(wms, cfg.sync, pattern)
-    table = Table(title=f"{len(catalog.selected)} of the {len(catalog.names)} entities the WMS serves")
-    for col in ("entity", "sync class", "key", "replication", "columns"):
-        table.add_column(col, no_wrap=col == "entity")
+    configured = set(select(catalog.names, cfg.sync.entities, cfg.sync.exclude, strict=False))
+    how = "default" if tuple(cfg.sync.entities) == settings_module.DEFAULT_ENTITIES else "configured"
+    header = ("entity", "sync class", "key", "replication", "selected")
+    rows: list[tuple[str, ...]] = []
     for name in catalog.selected:
         spec = catalog.spec(name)
-        table.add_row(
-            name, spec.sync_class.value, spec.primary_key, spec.replication_key or "—", str(len(spec.columns))
-        )
+        selected = (how if name in configured else "named") + (" + filters" if spec.required_filters else "")
+        rows.append((name, spec.sync_class.value, spec.primary_key, spec.replication_key or "—", selected))
+    if markdown:
+        sys.stdout.write(_markdown(header, rows))
+        return
+    table = narrow_table(f"{len(catalog.selected)} of the {len(catalog.names)} entities the WMS serves")
+    for col in (*header, "columns"):
+        table.add_column(col, no_wrap=col == "entity")
+    for row in rows:
+        table.add_row(*row, str(len(catalog.spec(row[0]).columns)))
     console.print(table)
+
+
+def _markdown(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """A Markdown table with aligned columns (plain text: no terminal width applies)."""
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |\n"
+
+    return line(header) + line(tuple("-" * w for w in widths)) + "".join(line(r) for r in rows)
 
 
 def _register() -> None:

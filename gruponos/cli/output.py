@@ -8,6 +8,7 @@ passes through ``redact``.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -27,9 +28,10 @@ from gruponos.pipeline import EntityReport
 from gruponos.redact import RedactingFilter, redact
 from gruponos.runs import Progress as Event
 
-__all__ = ["Bars", "console", "err", "fail", "log_to", "number", "print_reports"]
+__all__ = ["Bars", "console", "err", "fail", "log_to", "narrow_table", "number", "print_reports"]
 
-console = Console(width=None if sys.stdout.isatty() else 100, highlight=False)
+# A terminal's own width (or COLUMNS when set); 100 columns when piped.
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 100, highlight=False)
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 Outcome = EntityReport | SyncError
 
@@ -112,9 +114,15 @@ class Bars:
         self._progress.update(bar, completed=event.rows, total=total, rate=rate)
 
 
+def narrow_table(title: str) -> Table:
+    """A table that spends two spaces between columns and none at its edges, so one row per
+    entity (the longest default name has 21 characters) fits 80 columns without truncating it."""
+    return Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+
+
 def print_reports(title: str, outcomes: Sequence[Outcome], wall_s: float) -> None:
     """The run's table: one row per entity, a total whose seconds are the wall time."""
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    table = narrow_table(title)
     for col in ("entity", "extracted", "rejected", "inserted", "updated", "deleted", "s"):
         table.add_column(col, justify="left" if col == "entity" else "right", no_wrap=True)
     rows = 0
