@@ -38,11 +38,7 @@ def transform(cfg: Settings, threads: int | None) -> tuple[str, bool]:
     result = dbt_runner.invoke(["build", *extra], cfg)
     if result.exception is not None:
         return f"dbt build could not run: {result.exception}", True
-    counts: dict[str, int] = {}
-    for r in list(getattr(result.result, "results", []) or []):
-        status = str(getattr(r.status, "value", r.status))
-        counts[status] = counts.get(status, 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    summary = dbt_runner.summary(result)
     if not result.success:
         logger.error("dbt build failed: %s", dbt_runner.failures(result))
         return f"dbt build: {summary}; failed: {dbt_runner.failures(result)}", True

@@ -49,6 +49,7 @@ __all__ = [
     "freshness_hours",
     "invoke",
     "release_duckdb",
+    "summary",
     "top_facilities",
     "work_dir",
 ]
@@ -233,6 +234,17 @@ def _freshness_overrides(settings: Settings) -> dict[str, float]:
     flows = settings.flows
     given = {"operational": flows.freshness_hours_operational, "master": flows.freshness_hours_master}
     return {k: v for k, v in given.items() if v is not None}
+
+
+def summary(result: dbtRunnerResult) -> str:
+    """What a dbt run did, by status (``176 pass, 2 warn``), or its error."""
+    if result.exception is not None:
+        return f"dbt could not run: {result.exception}"
+    counts: dict[str, int] = {}
+    for r in getattr(result.result, "results", None) or []:
+        status = str(getattr(r.status, "value", r.status))
+        counts[status] = counts.get(status, 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do"
 
 
 def failures(result: dbtRunnerResult) -> str:

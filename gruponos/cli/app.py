@@ -132,7 +132,8 @@ def _run_engine(
     from gruponos import dbt_runner
 
     err("dbt build…")
-    result = dbt_runner.invoke(["build"], cfg)
+    result = dbt_runner.invoke(["build", "--log-level", "warn"], cfg)  # its full log: data/dbt/logs
+    err(f"dbt build: {dbt_runner.summary(result)}")
     if not result.success:
         return outcomes, f"every entity synced, but dbt build failed: {dbt_runner.failures(result)}"
     return outcomes, None

@@ -20,7 +20,7 @@ import typer
 from rich.table import Table
 
 from gruponos import settings as settings_module
-from gruponos.cli.output import Bars, console, err, fail, print_reports
+from gruponos.cli.output import Bars, console, err, fail, log_to, print_reports
 from gruponos.errors import SyncError
 
 __all__ = ["demo"]
@@ -36,9 +36,10 @@ def demo(
 
     local = settings_module.load(env="local")
     target = Path(local.warehouse.path).resolve()
+    log = log_to(Path(local.flows.landing_path).resolve().parent / "logs" / "gruponos.log", verbose=False)
     for leftover in (target, target.with_name(target.name + ".wal")):
         leftover.unlink(missing_ok=True)
-    err(f"Starting the WMS simulator ({scale:,} allocations, seed {seed})…")
+    err(f"Starting the WMS simulator ({scale:,} allocations, seed {seed})…; log: {log}")
     started = time.perf_counter()
     through_prefect = prefect or bool(os.environ.get("PREFECT_API_URL"))
     failed = False
@@ -96,7 +97,8 @@ def _sync(
     from gruponos import dbt_runner
 
     err("dbt build…")
-    result = dbt_runner.invoke(["build"], cfg)
+    result = dbt_runner.invoke(["build", "--log-level", "warn"], cfg)  # its full log: data/dbt/logs
+    err(f"dbt build: {dbt_runner.summary(result)}")
     return outcomes, None if result.success else f"dbt build failed: {dbt_runner.failures(result)}"
 
 
@@ -132,9 +134,14 @@ def _reconcile(cfg: settings_module.Settings, expected: dict[str, int]) -> bool:
             parts.append(f"{name} {got:,}" if got == want else f"[red]{name} {got:,}/{want:,}[/red]")
     finally:
         warehouse.close()
-    colour = "green" if ok else "red"
-    verdict = "all equal" if ok else "MISMATCH"
-    console.print(f"[{colour}]5. reconciled {len(expected)} entities with the WMS ({verdict}):[/] " + ", ".join(parts))
+    if ok:
+        total = sum(expected.values())
+        console.print(f"[green]5. reconciled {len(expected)} entities with the WMS: all equal ({total:,} live rows)[/]")
+    else:
+        console.print(f"[red]5. reconciled {len(expected)} entities with the WMS: MISMATCH[/] (warehouse/WMS)")
+        for part in parts:
+            if "/" in part:
+                console.print(f"  {part}")
     return ok
 
 

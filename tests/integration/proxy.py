@@ -40,13 +40,16 @@ class Proxy:
                 body = body.replace(
                     str(proxy.upstream.copy_with(raw_path=b"/")).rstrip("/").encode(), proxy.origin.encode()
                 )
+                self.upstream_date = answer.headers.get("date")  # the tenant's clock, not the proxy's
                 self.send_response(answer.status_code)
-                for key in ("content-type", "date"):
-                    if key in answer.headers:
-                        self.send_header(key, answer.headers[key])
+                if "content-type" in answer.headers:
+                    self.send_header("content-type", answer.headers["content-type"])
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                return getattr(self, "upstream_date", None) or super().date_time_string(timestamp)
 
             def log_message(self, *args: Any) -> None:
                 pass
