@@ -35,6 +35,7 @@ DSN or a password.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -114,6 +115,11 @@ def first_bad_text(spec: EntitySpec, batch: pa.RecordBatch) -> str | None:
             record = ids[index].as_py() if ids is not None else None
             return f"record id {record}, field {name}: {problem} (rule encoding:{name})"
     return None
+
+
+# (dialect, database, schema) whose control tables this process has made sure of
+_OPENED: set[tuple[str, str, str]] = set()
+_OPENED_GUARD = threading.Lock()
 
 
 class Warehouse:
@@ -220,8 +226,21 @@ class Warehouse:
 
     # --- opening -------------------------------------------------------------------
 
-    def _open(self) -> None:
-        """Create the schema and the control tables; add the columns later releases added."""
+    def _open(self, where: str) -> None:
+        """Create the schema and the control tables; add the columns later releases added.
+
+        Once per process for a database (``where``) and schema: a run opens a connection per
+        entity, and the dictionary lookups cost more than the rest of a small entity's load.
+        """
+        key = (self.dialect.name, hashlib.sha256(where.encode()).hexdigest(), self.schema)
+        with _OPENED_GUARD:
+            if key in _OPENED:
+                return
+        self._open_schema()
+        with _OPENED_GUARD:
+            _OPENED.add(key)
+
+    def _open_schema(self) -> None:
         d = self.dialect
         with self._transaction("warehouse", "connect") as cur:
             reserved = self._reserved(cur)

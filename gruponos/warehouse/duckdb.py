@@ -111,13 +111,17 @@ class DuckDBWarehouse(Warehouse):
         try:
             self._configure(memory_limit)
             with _ddl_lock(self.path):
-                self._open()
+                self._open(self._identity())
         except BaseException:
             self._db.close()
             raise
 
     def __repr__(self) -> str:
         return f"DuckDBWarehouse(path={self.path!r}, schema={self.schema!r})"
+
+    def _identity(self) -> str:
+        """The file (its inode: a file deleted and created again is another database)."""
+        return f"{self.path}:{Path(self.path).stat().st_ino}"
 
     def _configure(self, memory_limit: str) -> None:
         # checkpoint per row group appended (``_loaded``), not after every batch's commit (the

@@ -164,7 +164,7 @@ class OracleWarehouse(Warehouse):
         except oracledb.Error as exc:
             raise self._driver_error("warehouse", "open", exc, " in Oracle") from None
         try:
-            self._open()
+            self._open(self._credentials.dsn)
         except BaseException:
             self._pool.close(force=True)
             raise

@@ -104,7 +104,7 @@ class PostgresWarehouse(Warehouse):
         self._mutex = threading.RLock()
         self._db: psycopg.Connection[Any] | None = None
         try:
-            self._open()
+            self._open(self._dsn)
         except BaseException:
             self.close()
             raise
