@@ -40,7 +40,7 @@ from flows.tasks import (
     start_entity,
     wms_clock,
 )
-from gruponos.errors import SyncError
+from gruponos.errors import SettingsError, SyncError
 from gruponos.pipeline import EntityReport, Mode
 from gruponos.runs import selection
 
@@ -86,6 +86,11 @@ def _sync(
             "flows.entity_concurrency": concurrency,
         },
     )
+    if fan_out and cfg.warehouse.kind == "duckdb":
+        raise SettingsError(
+            "fan_out=true needs a warehouse several processes write to at once (GRUPONOS_WAREHOUSE__KIND="
+            "postgres or oracle): a DuckDB file has one writer process; run without fan_out"
+        )
     storage = result_storage(cfg)
     catalog = discover_catalog.with_options(result_storage=storage)(cfg, list(entities) if entities else None)
     names = selection(catalog, kind, bool(entities))

@@ -17,11 +17,14 @@ from typing import Any
 
 import duckdb
 import httpx
+import psycopg
 import pytest
 
+from gruponos.settings import DEFAULT_ENTITIES as CATALOG
 from gruponos.simulator import Simulator
+from gruponos.simulator.schema import SCHEMA
+from tests.integration._warehouse import PG_DSN, fresh_schema, needs_pg
 from tests.prefect_server import PREFECT, prefect, prefect_server
-from tests.specs import CATALOG
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(900)
@@ -40,10 +43,21 @@ class Service:
     def run(self, deployment: str, *args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
         return prefect(self.env, "deployment", "run", deployment, "--watch", *args, cwd=ROOT, timeout=timeout)
 
-    def start_worker(self, name: str) -> None:
+    def start_worker(self, name: str, **env: str) -> None:
         log = (self.home / f"{name}.log").open("ab")
         cmd = [PREFECT, "worker", "start", "--pool", "gruponos-local", "--name", name]
-        self.workers.append(subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+        worker = subprocess.Popen(cmd, env=self.env | env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        self.workers.append(worker)
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            worker.terminate()
+        for worker in self.workers:
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        self.workers.clear()
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = httpx.request(method, f"{self.api_url}{path}", json=body, timeout=30)
@@ -55,9 +69,18 @@ class Service:
         return list(self.api("POST", "/flow_runs/filter", {"deployments": {"id": {"any_": [dep["id"]]}}, "limit": 200}))
 
     def live(self, entity: str) -> dict[int, Any]:
+        """id → mod_ts of the live rows (id → None for an entity without mod_ts)."""
         with duckdb.connect(str(self.warehouse), read_only=True) as db:
-            rows = db.execute(f'SELECT id, mod_ts FROM wms_raw."{entity}" WHERE _deleted_at IS NULL').fetchall()
+            columns = {r[0] for r in db.execute(f'DESCRIBE wms_raw."{entity}"').fetchall()}
+            ts = "mod_ts" if "mod_ts" in columns else "NULL"
+            rows = db.execute(f'SELECT id, {ts} FROM wms_raw."{entity}" WHERE _deleted_at IS NULL').fetchall()
         return {int(i): ts for i, ts in rows}
+
+    def truth(self, entity: str) -> dict[int, Any]:
+        """The simulator's id → mod_ts (id → None without mod_ts)."""
+        if any(f.name == "mod_ts" for f in SCHEMA[entity].fields):
+            return self.sim.tenant.mod_ts(entity)
+        return dict.fromkeys(self.sim.tenant.ids(entity))
 
 
 def _receiver(alerts: list[dict[str, Any]]) -> ThreadingHTTPServer:
@@ -108,13 +131,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         try:
             yield svc
         finally:
-            for worker in svc.workers:
-                worker.terminate()
-            for worker in svc.workers:
-                try:
-                    worker.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+            svc.stop_workers()
             hooks.shutdown()
 
 
@@ -149,7 +166,7 @@ def test_full_sync_deployment_run_brings_every_entity(service: Service) -> None:
 
     assert done.returncode == 0, done.stdout[-3000:]
     for name in CATALOG:
-        assert service.live(name) == service.sim.tenant.mod_ts(name), name
+        assert service.live(name) == service.truth(name), name
 
 
 def test_wrong_credentials_fail_the_run_clearly_and_alert(service: Service) -> None:
@@ -234,29 +251,50 @@ def test_two_workers_run_each_queued_run_exactly_once_and_runs_of_one_sync_never
         assert mine == [("allocation", "ok"), ("order_hdr", "ok")], (run["id"], mine)
 
 
+def test_fan_out_onto_duckdb_is_refused_before_it_starts(service: Service) -> None:
+    done = service.run("full-sync/local", "--param", "run_dbt=false", "--param", "fan_out=true", timeout=200)
+    assert done.returncode != 0
+    run = sorted(service.flow_runs("full-sync/local"), key=lambda r: r["created"])[-1]
+    assert run["state_type"] == "FAILED"
+    assert "GRUPONOS_WAREHOUSE__KIND" in run["state"]["message"] and "DuckDB" in run["state"]["message"]
+    assert not [r for r in service.flow_runs("sync-entity/local") if r["parameters"].get("group") == _group(run)]
+
+
+@needs_pg
 def test_fan_out_spreads_the_entities_over_two_workers_each_exactly_once(service: Service) -> None:
-    if len(service.workers) < 2:
-        service.start_worker("worker-b")
+    """Two process workers writing to PostgreSQL: every child on the pool, each entity loaded once."""
     entities = ["allocation", "order_hdr", "order_dtl", "item"]
-    service.sim.advance(minutes=30, modify=0.05, insert=0.01)
-    done = service.run(
-        "full-sync/local", "--param", "run_dbt=false", "--param", "fan_out=true", "--param", json_param(entities)
-    )
-    assert done.returncode == 0, done.stdout[-3000:]
-    parent = sorted(service.flow_runs("full-sync/local"), key=lambda r: r["created"])[-1]
-    children = [r for r in service.flow_runs("sync-entity/local") if r["parameters"].get("group")]
-    mine = [r for r in children if r["parameters"]["group"] == parent["id"].replace("-", "")[:12]]
-    assert sorted(r["parameters"]["entity"] for r in mine) == sorted(entities)
-    assert [r["state_type"] for r in mine] == ["COMPLETED"] * len(entities)
-    assert len({r["work_queue_id"] for r in mine}) >= 1 and all(r["parent_task_run_id"] for r in mine)
-    with duckdb.connect(str(service.warehouse), read_only=True) as db:
-        logged = db.execute(
-            "SELECT entity, status FROM wms_raw._sync_runs WHERE run_id LIKE ?",
-            [parent["id"].replace("-", "")[:12] + "%"],
-        ).fetchall()
-    assert sorted(logged) == sorted((e, "ok") for e in entities)  # each entity loaded once
-    for name in entities:
-        assert service.live(name) == service.sim.tenant.mod_ts(name), name
+    service.stop_workers()
+    with fresh_schema() as schema:
+        pg = {"GRUPONOS_WAREHOUSE__KIND": "postgres", "GRUPONOS_WAREHOUSE__DSN": PG_DSN}
+        pg |= {"GRUPONOS_WAREHOUSE__SCHEMA": schema}
+        try:
+            service.start_worker("worker-pg-a", **pg)
+            service.start_worker("worker-pg-b", **pg)
+            service.sim.advance(minutes=30, modify=0.05, insert=0.01)
+            args = ("--param", "run_dbt=false", "--param", "fan_out=true", "--param", json_param(entities))
+            done = service.run("full-sync/local", *args)
+            assert done.returncode == 0, done.stdout[-3000:]
+            parent = sorted(service.flow_runs("full-sync/local"), key=lambda r: r["created"])[-1]
+            mine = [r for r in service.flow_runs("sync-entity/local") if r["parameters"].get("group") == _group(parent)]
+            assert sorted(r["parameters"]["entity"] for r in mine) == sorted(entities)
+            assert [r["state_type"] for r in mine] == ["COMPLETED"] * len(entities)
+            assert all(r["parent_task_run_id"] for r in mine)
+            with psycopg.connect(PG_DSN) as db:
+                logged = db.execute(
+                    f'SELECT entity, status FROM "{schema}"._sync_runs WHERE run_id LIKE %s', [_group(parent) + "%"]
+                ).fetchall()
+                assert sorted(logged) == sorted((e, "ok") for e in entities)  # each entity loaded once
+                for name in entities:
+                    rows = db.execute(f'SELECT id, mod_ts FROM "{schema}"."{name}" WHERE _deleted_at IS NULL')
+                    assert {int(i): ts for i, ts in rows} == service.truth(name), name
+        finally:
+            service.stop_workers()
+            service.start_worker("worker-a")
+
+
+def _group(run: dict[str, Any]) -> str:
+    return str(run["id"]).replace("-", "")[:12]
 
 
 def json_param(entities: list[str]) -> str:
