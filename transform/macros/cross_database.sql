@@ -62,13 +62,14 @@
 {%- endmacro %}
 
 
-{#- Seconds from one plain timestamp to a later one, with fractions (negative if earlier). -#}
+{#- Seconds from one plain timestamp to a later one, with fractions (negative if earlier), as a double
+    (Oracle: NUMBER). -#}
 {% macro seconds_between(start, finish) -%}
     {{ return(adapter.dispatch('seconds_between', 'gruponos')(start, finish)) }}
 {%- endmacro %}
 
 {% macro default__seconds_between(start, finish) -%}
-    (extract(epoch from ({{ finish }})) - extract(epoch from ({{ start }})))
+    cast(extract(epoch from ({{ finish }})) - extract(epoch from ({{ start }})) as double precision)
 {%- endmacro %}
 
 {% macro duckdb__seconds_between(start, finish) -%}
