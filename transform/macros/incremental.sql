@@ -41,7 +41,7 @@
 
 {% macro default__create_incremental_marks() -%}
     {%- set marks = gruponos.incremental_marks_relation() -%}
-    create schema if not exists {{ marks.without_identifier() }};
+    create schema if not exists {{ adapter.quote(marks.schema) }};
     create table if not exists {{ marks }} ({{ gruponos.incremental_marks_columns() }})
 {%- endmacro %}
 
@@ -116,21 +116,27 @@
 {% macro in_window(relation_alias) -%}
     {%- set marks = gruponos.incremental_marks_relation() -%}
     {%- set this_window = "model_name = '" ~ this.identifier ~ "' and is_pending = 0" -%}
-    {%- set window_from -%}
-        coalesce(
-            (select max(window_from) from {{ marks }} where {{ this_window }}),
-            timestamp '1900-01-01 00:00:00'
-        )
-    {%- endset -%}
     (
-        ({{ relation_alias }}.loaded_at >= {{ window_from }}
+        ({{ relation_alias }}.loaded_at >= {{ gruponos.window_from() }}
             and {{ relation_alias }}.sync_run_id not in (
                 select run_id from {{ marks }} where {{ this_window }} and is_running = 0 and run_id is not null
             ))
         or {{ relation_alias }}.sync_run_id in (
             select run_id from {{ marks }} where {{ this_window }} and is_running = 1
         )
-        or {{ relation_alias }}.deleted_at >= {{ window_from }}
+        or {{ relation_alias }}.deleted_at >= {{ gruponos.window_from() }}
+    )
+{%- endmacro %}
+
+
+{#- The start of this model's window (a plain UTC timestamp; 1900 before a first window). -#}
+{% macro window_from() -%}
+    coalesce(
+        (
+            select max(window_from) from {{ gruponos.incremental_marks_relation() }}
+            where model_name = '{{ this.identifier }}' and is_pending = 0
+        ),
+        timestamp '1900-01-01 00:00:00'
     )
 {%- endmacro %}
 
@@ -208,34 +214,30 @@
 
 
 {#- The allocations whose lifecycle row may change in this model's window: synced since
-    its last build themselves, or through their order line or its order. The arguments
-    are CTEs over the staging models, soft-deleted rows included. -#}
-{% macro allocation_ids_in_window(allocations, order_lines, orders) -%}
-    select {{ allocations }}.allocation_id
-    from {{ allocations }}
-    where {{ gruponos.in_window(allocations) }}
-
-    union
-
-    select {{ allocations }}.allocation_id
-    from {{ allocations }}
-    inner join {{ order_lines }} on {{ order_lines }}.order_dtl_id = {{ allocations }}.order_dtl_id
-    where {{ gruponos.in_window(order_lines) }}
-
-    union
-
-    select {{ allocations }}.allocation_id
-    from {{ allocations }}
-    inner join {{ order_lines }} on {{ order_lines }}.order_dtl_id = {{ allocations }}.order_dtl_id
-    inner join {{ orders }} on {{ orders }}.order_id = {{ order_lines }}.order_id
-    where {{ gruponos.in_window(orders) }}
+    its last build themselves, or through their order line or its order (soft-deleted
+    rows included). Reads the staging views directly, not a CTE the model shares: DuckDB
+    materializes a CTE read twice, every row and column of it. -#}
+{% macro allocation_ids_in_window() -%}
+    select allocations.allocation_id
+    from {{ ref('stg_wms__allocation') }} allocations
+    where {{ gruponos.in_window('allocations') }}
+        or allocations.order_dtl_id in (
+            select order_lines.order_dtl_id
+            from {{ ref('stg_wms__order_dtl') }} order_lines
+            where {{ gruponos.in_window('order_lines') }}
+                or order_lines.order_id in (
+                    select orders.order_id
+                    from {{ ref('stg_wms__order_hdr') }} orders
+                    where {{ gruponos.in_window('orders') }}
+                )
+        )
 {%- endmacro %}
 
 
 {#- Snapshot post-hook: close the current version of every record soft-deleted in the raw
-    table (the snapshots read changed rows only, so dbt's own hard_deletes cannot see a
-    record vanish); dbt_valid_to is when the sync found it gone. A record the WMS shows
-    again opens a new version. -#}
+    table inside the snapshot's window (the snapshots read changed rows only, so dbt's own
+    hard_deletes cannot see a record vanish); dbt_valid_to is when the sync found it gone.
+    A record the WMS shows again opens a new version. -#}
 {% macro close_deleted_versions(raw_table, unique_key) -%}
     {%- set deleted_at = gruponos.utc_timestamp('raw.' ~ gruponos.raw_column('_deleted_at')) -%}
     update {{ this }} snapshotted
@@ -246,6 +248,6 @@
     where snapshotted.dbt_valid_to is null
         and snapshotted.{{ unique_key }} in (
             select raw.id from {{ source('wms', raw_table) }} raw
-            where raw.{{ gruponos.raw_column('_deleted_at') }} is not null
+            where {{ deleted_at }} >= {{ gruponos.window_from() }}
         )
 {%- endmacro %}

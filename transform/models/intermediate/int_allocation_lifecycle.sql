@@ -40,15 +40,7 @@ statuses as (
 -- through their order line or its order (soft-deleted and restored rows included)
 keys as (
 
-    {{ gruponos.allocation_ids_in_window('allocations', 'order_lines', 'orders') }}
-
-),
-
-{% else %}
-
-keys as (
-
-    select allocation_id from allocations where deleted_at is null
+    {{ gruponos.allocation_ids_in_window() }}
 
 ),
 
@@ -58,7 +50,9 @@ live_allocations as (
 
     select allocations.*
     from allocations
+    {%- if is_incremental() %}
     inner join keys on keys.allocation_id = allocations.allocation_id
+    {%- endif %}
     where allocations.deleted_at is null
 
 ),

@@ -43,30 +43,20 @@ lifecycles as (
 -- order, or through one of their allocations (soft-deleted and restored rows included)
 keys as (
 
-    select order_lines.order_dtl_id
-    from order_lines
-    where {{ gruponos.in_window('order_lines') }}
+    select staged_lines.order_dtl_id
+    from {{ ref('stg_wms__order_dtl') }} staged_lines
+    where {{ gruponos.in_window('staged_lines') }}
+        or staged_lines.order_id in (
+            select staged_orders.order_id
+            from {{ ref('stg_wms__order_hdr') }} staged_orders
+            where {{ gruponos.in_window('staged_orders') }}
+        )
 
     union
 
-    select order_lines.order_dtl_id
-    from order_lines
-    inner join orders on orders.order_id = order_lines.order_id
-    where {{ gruponos.in_window('orders') }}
-
-    union
-
-    select allocations.order_dtl_id
-    from {{ ref('stg_wms__allocation') }} allocations
-    where {{ gruponos.in_window('allocations') }}
-
-),
-
-{% else %}
-
-keys as (
-
-    select order_dtl_id from order_lines where deleted_at is null
+    select staged_allocations.order_dtl_id
+    from {{ ref('stg_wms__allocation') }} staged_allocations
+    where {{ gruponos.in_window('staged_allocations') }}
 
 ),
 
@@ -76,7 +66,9 @@ live_order_lines as (
 
     select order_lines.*
     from order_lines
+    {%- if is_incremental() %}
     inner join keys on keys.order_dtl_id = order_lines.order_dtl_id
+    {%- endif %}
     where order_lines.deleted_at is null
 
 ),
@@ -99,7 +91,9 @@ allocation_totals as (
         max(lifecycles.picked_at) as last_picked_at
 
     from lifecycles
+    {%- if is_incremental() %}
     inner join keys on keys.order_dtl_id = lifecycles.order_dtl_id
+    {%- endif %}
     where lifecycles.is_cancelled = 0
     group by lifecycles.order_dtl_id
 

@@ -29,27 +29,9 @@ allocations as (
 
 {% if is_incremental() %}
 
-staged_allocations as (
-
-    select * from {{ ref('stg_wms__allocation') }}
-
-),
-
-staged_lines as (
-
-    select * from {{ ref('stg_wms__order_dtl') }}
-
-),
-
-staged_orders as (
-
-    select * from {{ ref('stg_wms__order_hdr') }}
-
-),
-
 changed as (
 
-    {{ gruponos.allocation_ids_in_window('staged_allocations', 'staged_lines', 'staged_orders') }}
+    {{ gruponos.allocation_ids_in_window() }}
 
 ),
 
@@ -61,9 +43,12 @@ keys as (
         staged_lines.item_id
 
     from changed
-    inner join staged_allocations on staged_allocations.allocation_id = changed.allocation_id
-    inner join staged_lines on staged_lines.order_dtl_id = staged_allocations.order_dtl_id
-    inner join staged_orders on staged_orders.order_id = staged_lines.order_id
+    inner join {{ ref('stg_wms__allocation') }} staged_allocations
+        on staged_allocations.allocation_id = changed.allocation_id
+    inner join {{ ref('stg_wms__order_dtl') }} staged_lines
+        on staged_lines.order_dtl_id = staged_allocations.order_dtl_id
+    inner join {{ ref('stg_wms__order_hdr') }} staged_orders
+        on staged_orders.order_id = staged_lines.order_id
 
 ),
 

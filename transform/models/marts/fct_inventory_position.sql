@@ -32,24 +32,16 @@ allocations as (
 
 {% if is_incremental() %}
 
-staged_inventory as (
-
-    select * from {{ ref('stg_wms__inventory') }}
-
-),
-
 keys as (
 
-    select staged_inventory.item_id
-    from staged_inventory
+    select distinct staged_inventory.item_id
+    from {{ ref('stg_wms__inventory') }} staged_inventory
     where {{ gruponos.in_window('staged_inventory') }}
-
-    union
-
-    select staged_inventory.item_id
-    from {{ ref('stg_wms__allocation') }} staged_allocations
-    inner join staged_inventory on staged_inventory.inventory_id = staged_allocations.from_inventory_id
-    where {{ gruponos.in_window('staged_allocations') }}
+        or staged_inventory.inventory_id in (
+            select staged_allocations.from_inventory_id
+            from {{ ref('stg_wms__allocation') }} staged_allocations
+            where {{ gruponos.in_window('staged_allocations') }}
+        )
 
 ),
 

@@ -53,14 +53,6 @@ keys as (
 
 ),
 
-{% else %}
-
-keys as (
-
-    select order_id from orders
-
-),
-
 {% endif %}
 
 line_totals as (
@@ -75,7 +67,9 @@ line_totals as (
         sum(order_lines.ordered_value) as ordered_value
 
     from order_lines
+    {%- if is_incremental() %}
     inner join keys on keys.order_id = order_lines.order_id
+    {%- endif %}
     group by order_lines.order_id
 
 ),
@@ -107,7 +101,9 @@ joined as (
         {{ gruponos.quantity('coalesce(line_totals.ordered_value, 0)') }} as ordered_value
 
     from orders
+    {%- if is_incremental() %}
     inner join keys on keys.order_id = orders.order_id
+    {%- endif %}
     left join line_totals on line_totals.order_id = orders.order_id
 
 ),
