@@ -4,4 +4,4 @@ from pathlib import Path
 
 import yaml
 
-vars = yaml.safe_load((Path(__file__).parent.parent / "dbt_project.yml").read_text())["vars"]  # noqa: A001
+vars = yaml.safe_load((Path(__file__).parent.parent / "dbt_project.yml").read_text())["vars"]

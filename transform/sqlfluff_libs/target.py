@@ -2,6 +2,6 @@
 
 from sqlfluff_libs._target import TYPE
 
-type = TYPE  # noqa: A001 - dbt's name
+type = TYPE  # dbt's name for the adapter type
 schema = "analytics"
 database = "warehouse"

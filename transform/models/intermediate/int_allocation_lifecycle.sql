@@ -50,22 +50,24 @@ live_allocations as (
 
     select allocations.*
     from allocations
-    {%- if is_incremental() %}
+    {% if is_incremental() -%}
     inner join keys on keys.allocation_id = allocations.allocation_id
-    {%- endif %}
+    {% endif -%}
     where allocations.deleted_at is null
 
 ),
 
 live_order_lines as (
 
-    select * from order_lines where deleted_at is null
+    select * from order_lines
+    where deleted_at is null
 
 ),
 
 live_orders as (
 
-    select * from orders where deleted_at is null
+    select * from orders
+    where deleted_at is null
 
 ),
 

@@ -45,7 +45,8 @@ keys as (
 
     select staged_lines.order_dtl_id
     from {{ ref('stg_wms__order_dtl') }} staged_lines
-    where {{ gruponos.in_window('staged_lines') }}
+    where
+        {{ gruponos.in_window('staged_lines') }}
         or staged_lines.order_id in (
             select staged_orders.order_id
             from {{ ref('stg_wms__order_hdr') }} staged_orders
@@ -66,16 +67,17 @@ live_order_lines as (
 
     select order_lines.*
     from order_lines
-    {%- if is_incremental() %}
+    {% if is_incremental() -%}
     inner join keys on keys.order_dtl_id = order_lines.order_dtl_id
-    {%- endif %}
+    {% endif -%}
     where order_lines.deleted_at is null
 
 ),
 
 live_orders as (
 
-    select * from orders where deleted_at is null
+    select * from orders
+    where deleted_at is null
 
 ),
 
@@ -91,9 +93,9 @@ allocation_totals as (
         max(lifecycles.picked_at) as last_picked_at
 
     from lifecycles
-    {%- if is_incremental() %}
+    {% if is_incremental() -%}
     inner join keys on keys.order_dtl_id = lifecycles.order_dtl_id
-    {%- endif %}
+    {% endif -%}
     where lifecycles.is_cancelled = 0
     group by lifecycles.order_dtl_id
 

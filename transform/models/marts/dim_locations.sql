@@ -2,19 +2,22 @@ with
 
 locations as (
 
-    select * from {{ ref('stg_wms__location') }} where deleted_at is null
+    select * from {{ ref('stg_wms__location') }}
+    where deleted_at is null
 
 ),
 
 facilities as (
 
-    select * from {{ ref('stg_wms__facility') }} where deleted_at is null
+    select * from {{ ref('stg_wms__facility') }}
+    where deleted_at is null
 
 ),
 
 inventory as (
 
-    select * from {{ ref('stg_wms__inventory') }} where deleted_at is null
+    select * from {{ ref('stg_wms__inventory') }}
+    where deleted_at is null
 
 ),
 

@@ -72,12 +72,12 @@ prepared as (
         case when allocations.is_picked = 1 then allocations.packed_qty else 0 end as picked_packed_qty
 
     from allocations
-    {%- if is_incremental() %}
+    {% if is_incremental() -%}
     inner join keys
         on keys.allocation_date = {{ gruponos.day_of('allocations.created_at') }}
-        and keys.facility_id = allocations.facility_id
-        and keys.item_id = allocations.item_id
-    {%- endif %}
+            and keys.facility_id = allocations.facility_id
+            and keys.item_id = allocations.item_id
+    {% endif -%}
     -- work that was done or is due: cancelled allocations and allocations whose order
     -- line is missing (the relationships tests report those) are left out
     where allocations.is_cancelled = 0
@@ -126,9 +126,9 @@ final as (
 
     select
         rated.*,
-        {{ var('efficiency_weight_fulfillment') }} * coalesce(fulfillment_rate, 0)
-            + {{ var('efficiency_weight_within_1h') }} * coalesce(picked_within_1h_share, 0)
-            + {{ var('efficiency_weight_quality') }} * coalesce(quality_rate, 0) as efficiency_score
+        {{ var('efficiency_weight_fulfillment') }} * coalesce(rated.fulfillment_rate, 0)
+        + {{ var('efficiency_weight_within_1h') }} * coalesce(rated.picked_within_1h_share, 0)
+        + {{ var('efficiency_weight_quality') }} * coalesce(rated.quality_rate, 0) as efficiency_score
 
     from rated
 

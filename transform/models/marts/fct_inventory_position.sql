@@ -36,7 +36,8 @@ keys as (
 
     select distinct staged_inventory.item_id
     from {{ ref('stg_wms__inventory') }} staged_inventory
-    where {{ gruponos.in_window('staged_inventory') }}
+    where
+        {{ gruponos.in_window('staged_inventory') }}
         or staged_inventory.inventory_id in (
             select staged_allocations.from_inventory_id
             from {{ ref('stg_wms__allocation') }} staged_allocations
@@ -51,9 +52,9 @@ inventory_rows as (
 
     select inventory.*
     from inventory
-    {%- if is_incremental() %}
+    {% if is_incremental() -%}
     inner join keys on keys.item_id = inventory.item_id
-    {%- endif %}
+    {% endif -%}
     -- a position is an item in a location: stock not yet located has none
     where inventory.location_id is not null
 

@@ -67,9 +67,9 @@ line_totals as (
         sum(order_lines.ordered_value) as ordered_value
 
     from order_lines
-    {%- if is_incremental() %}
+    {% if is_incremental() -%}
     inner join keys on keys.order_id = order_lines.order_id
-    {%- endif %}
+    {% endif -%}
     group by order_lines.order_id
 
 ),
@@ -101,9 +101,9 @@ joined as (
         {{ gruponos.quantity('coalesce(line_totals.ordered_value, 0)') }} as ordered_value
 
     from orders
-    {%- if is_incremental() %}
+    {% if is_incremental() -%}
     inner join keys on keys.order_id = orders.order_id
-    {%- endif %}
+    {% endif -%}
     left join line_totals on line_totals.order_id = orders.order_id
 
 ),
