@@ -148,8 +148,9 @@
     model's query at 20k allocations: 7.5 s with JIT, 0.24 s without); no nested-loop joins —
     the staging views' UTC expressions hide the columns' statistics, a `deleted_at is null`
     is estimated at 0.5 % of the rows, and the nested loop picked on that estimate took an
-    incremental build of int_order_lines_enriched at 200k allocations from 0.5 s to 200 s.
-    Session-wide, so the tests that run next on the same connection have them too. -#}
+    incremental build of int_order_lines_enriched at 200k allocations from 0.5 s to 200 s;
+    64MB of work_mem per hash (default 4MB), so a million keys hash in memory. Session-wide,
+    so the tests that run next on the same connection have them too. -#}
 {% macro session_settings() -%}
     {{ return(adapter.dispatch('session_settings', 'gruponos')()) }}
 {%- endmacro %}
@@ -159,5 +160,6 @@
 
 {% macro postgres__session_settings() -%}
     set jit = off;
-    set enable_nestloop = off
+    set enable_nestloop = off;
+    set work_mem = '64MB'
 {%- endmacro %}

@@ -215,22 +215,37 @@
 
 {#- The allocations whose lifecycle row may change in this model's window: synced since
     its last build themselves, or through their order line or its order (soft-deleted
-    rows included). Reads the staging views directly, not a CTE the model shares: DuckDB
-    materializes a CTE read twice, every row and column of it. -#}
+    rows included). Each branch is a plain semi-join over the staging views: an `or` of
+    `in (subquery)` makes PostgreSQL run the subquery once per row when its hash would not
+    fit in work_mem, and a CTE the model shares would be materialized whole by DuckDB. -#}
 {% macro allocation_ids_in_window() -%}
     select allocations.allocation_id
     from {{ ref('stg_wms__allocation') }} allocations
     where {{ gruponos.in_window('allocations') }}
-        or allocations.order_dtl_id in (
-            select order_lines.order_dtl_id
-            from {{ ref('stg_wms__order_dtl') }} order_lines
-            where {{ gruponos.in_window('order_lines') }}
-                or order_lines.order_id in (
-                    select orders.order_id
-                    from {{ ref('stg_wms__order_hdr') }} orders
-                    where {{ gruponos.in_window('orders') }}
-                )
+
+    union
+
+    select allocations.allocation_id
+    from {{ ref('stg_wms__allocation') }} allocations
+    where allocations.order_dtl_id in (
+        select order_lines.order_dtl_id
+        from {{ ref('stg_wms__order_dtl') }} order_lines
+        where {{ gruponos.in_window('order_lines') }}
+    )
+
+    union
+
+    select allocations.allocation_id
+    from {{ ref('stg_wms__allocation') }} allocations
+    where allocations.order_dtl_id in (
+        select order_lines.order_dtl_id
+        from {{ ref('stg_wms__order_dtl') }} order_lines
+        where order_lines.order_id in (
+            select orders.order_id
+            from {{ ref('stg_wms__order_hdr') }} orders
+            where {{ gruponos.in_window('orders') }}
         )
+    )
 {%- endmacro %}
 
 

@@ -34,15 +34,19 @@ allocations as (
 
 keys as (
 
-    select distinct staged_inventory.item_id
+    select staged_inventory.item_id
     from {{ ref('stg_wms__inventory') }} staged_inventory
-    where
-        {{ gruponos.in_window('staged_inventory') }}
-        or staged_inventory.inventory_id in (
-            select staged_allocations.from_inventory_id
-            from {{ ref('stg_wms__allocation') }} staged_allocations
-            where {{ gruponos.in_window('staged_allocations') }}
-        )
+    where {{ gruponos.in_window('staged_inventory') }}
+
+    union
+
+    select staged_inventory.item_id
+    from {{ ref('stg_wms__inventory') }} staged_inventory
+    where staged_inventory.inventory_id in (
+        select staged_allocations.from_inventory_id
+        from {{ ref('stg_wms__allocation') }} staged_allocations
+        where {{ gruponos.in_window('staged_allocations') }}
+    )
 
 ),
 
