@@ -52,10 +52,10 @@ keys as (
     select staged_lines.order_dtl_id
     from {{ ref('stg_wms__order_dtl') }} staged_lines
     where staged_lines.order_id in (
-        select staged_orders.order_id
-        from {{ ref('stg_wms__order_hdr') }} staged_orders
-        where {{ gruponos.in_window('staged_orders') }}
-    )
+            select staged_orders.order_id
+            from {{ ref('stg_wms__order_hdr') }} staged_orders
+            where {{ gruponos.in_window('staged_orders') }}
+        )
 
     union
 

@@ -43,10 +43,10 @@ keys as (
     select staged_inventory.item_id
     from {{ ref('stg_wms__inventory') }} staged_inventory
     where staged_inventory.inventory_id in (
-        select staged_allocations.from_inventory_id
-        from {{ ref('stg_wms__allocation') }} staged_allocations
-        where {{ gruponos.in_window('staged_allocations') }}
-    )
+            select staged_allocations.from_inventory_id
+            from {{ ref('stg_wms__allocation') }} staged_allocations
+            where {{ gruponos.in_window('staged_allocations') }}
+        )
 
 ),
 

@@ -40,18 +40,16 @@ keys as (
     union
 
     select staged_lines.order_id
-    from {{ ref('stg_wms__order_dtl') }} staged_lines
-    where {{ gruponos.in_window('staged_lines') }}
+    from {{ ref('stg_wms__allocation') }} staged_allocations
+    inner join {{ ref('stg_wms__order_dtl') }} staged_lines
+        on staged_lines.order_dtl_id = staged_allocations.order_dtl_id
+    where {{ gruponos.in_window('staged_allocations') }}
 
     union
 
     select staged_lines.order_id
     from {{ ref('stg_wms__order_dtl') }} staged_lines
-    where staged_lines.order_dtl_id in (
-            select staged_allocations.order_dtl_id
-            from {{ ref('stg_wms__allocation') }} staged_allocations
-            where {{ gruponos.in_window('staged_allocations') }}
-        )
+    where {{ gruponos.in_window('staged_lines') }}
 
 ),
 
