@@ -91,6 +91,7 @@ joined as (
         live_allocations.allocated_qty,
         live_allocations.packed_qty,
         live_allocations.created_at,
+        {{ gruponos.day_of('live_allocations.created_at') }} as created_date,
         live_allocations.picked_at,
         -- the WMS keeps no packing time: a packed allocation's last change is its packing
         case when statuses.is_packed = 1 then live_allocations.modified_at end as packed_at

@@ -57,7 +57,7 @@ keys as (
 prepared as (
 
     select
-        {{ gruponos.day_of('allocations.created_at') }} as allocation_date,
+        allocations.created_date as allocation_date,
         allocations.facility_id,
         allocations.facility_code,
         allocations.item_id,
@@ -74,7 +74,7 @@ prepared as (
     from allocations
     {% if is_incremental() -%}
     inner join keys
-        on keys.allocation_date = {{ gruponos.day_of('allocations.created_at') }}
+        on keys.allocation_date = allocations.created_date
             and keys.facility_id = allocations.facility_id
             and keys.item_id = allocations.item_id
     {% endif -%}
