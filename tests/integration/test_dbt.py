@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import orjson
 import pytest
+import yaml
 from dbt.artifacts.schemas.freshness import FreshnessResult
 from dbt.artifacts.schemas.run import RunExecutionResult
 from dbt.cli.main import dbtRunnerResult
@@ -183,43 +184,51 @@ def test_build_runs_every_model_snapshot_seed_and_test(built: Built) -> None:
     assert not bad, bad
     # the forgotten inventory and location leave dangling references: warnings, not errors
     warned = {name for name, s in statuses.items() if s == "warn"}
-    assert any(n.startswith("relationships_stg_wms__allocation_from_inventory_id") for n in warned), warned
-    assert any(n.startswith("relationships_stg_wms__inventory_location_id") for n in warned), warned
+    assert any(n.startswith("relationships_where_stg_wms__allocation_from_inventory_id") for n in warned), warned
+    assert any(n.startswith("relationships_where_stg_wms__inventory_location_id") for n in warned), warned
 
 
 def test_every_model_documents_exactly_its_columns(built: Built) -> None:
     manifest = orjson.loads((built.root / "target" / "manifest.json").read_bytes())
-    documented = {
-        n["name"]: list(n["columns"])
-        for n in manifest["nodes"].values()
-        if n["resource_type"] in ("model", "snapshot", "seed")
-    }
-    for name, columns in documented.items():
-        actual = [r["column_name"] for r in built.query(f"describe {SCHEMA}.{name}")]
-        assert set(columns) == set(actual), (
-            f"{name}: undocumented {set(actual) - set(columns)}, gone {set(columns) - set(actual)}"
+    nodes = [n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "snapshot", "seed")]
+    for node in nodes:
+        if node["config"]["materialized"] == "ephemeral":  # no relation: its label columns are documented
+            continue
+        actual = [r["column_name"] for r in built.query(f"describe {SCHEMA}.{node['name']}")]
+        documented = list(node["columns"])
+        assert set(documented) == set(actual), (
+            f"{node['name']}: undocumented {set(actual) - set(documented)}, gone {set(documented) - set(actual)}"
         )
-    assert all(
-        n["description"] for n in manifest["nodes"].values() if n["resource_type"] in ("model", "snapshot", "seed")
-    )
+    assert all(n["description"] for n in nodes)
 
 
-def test_staging_leaves_out_soft_deleted_rows(built: Built) -> None:
+def test_staging_keeps_soft_deleted_rows_and_the_marts_leave_them_out(built: Built) -> None:
     for name, ids in FORGOTTEN.items():
-        raw = built.query(f"select id, _deleted_at from wms_raw.{name} where id in ({', '.join(map(str, ids))})")
-        assert {r["id"] for r in raw} == set(ids) and all(r["_deleted_at"] is not None for r in raw)
         key = f"{name}_id"
-        staged = {r[key] for r in built.query(f"select {key} from {SCHEMA}.stg_wms__{name}")}
-        assert staged == set(built.rows[name]), name
-        assert not staged & set(ids)
+        staged = built.query(f"select {key}, deleted_at from {SCHEMA}.stg_wms__{name}")
+        assert {r[key] for r in staged} == set(built.rows[name]) | set(ids), name
+        assert {r[key] for r in staged if r["deleted_at"] is not None} == set(ids), name
+    lifecycle = built.query(f"select allocation_id from {SCHEMA}.int_allocation_lifecycle")
+    assert {r["allocation_id"] for r in lifecycle} == set(built.rows["allocation"])
+    locations = {r["location_id"] for r in built.query(f"select location_id from {SCHEMA}.dim_locations")}
+    assert locations == set(built.rows["location"])
+    positions = built.query(f"select sum(inventory_record_count) as n from {SCHEMA}.fct_inventory_position")
+    assert positions[0]["n"] == sum(1 for r in built.rows["inventory"].values() if r["location_id"] is not None)
 
 
-def test_staging_labels_statuses_from_the_seeds(built: Built) -> None:
-    labels = {code: r["status_label"] for code, r in seed("wms_order_hdr_statuses").items()}
-    staged = built.query(f"select order_id, status_label from {SCHEMA}.stg_wms__order_hdr")
-    assert staged and all(
-        r["status_label"] == labels[built.rows["order_hdr"][r["order_id"]]["status_id"]] for r in staged
+def test_intermediates_label_statuses_from_the_seeds(built: Built) -> None:
+    orders = {code: r["status_label"] for code, r in seed("wms_order_hdr_statuses").items()}
+    fulfilled = built.query(f"select order_id, status_label from {SCHEMA}.fct_order_fulfillment")
+    assert fulfilled and all(
+        r["status_label"] == orders[built.rows["order_hdr"][r["order_id"]]["status_id"]] for r in fulfilled
     )
+    allocations = {code: r["status_group"] for code, r in seed("wms_allocation_statuses").items()}
+    lifecycle = built.query(f"select allocation_id, status_group from {SCHEMA}.int_allocation_lifecycle")
+    assert all(
+        r["status_group"] == allocations[built.rows["allocation"][r["allocation_id"]]["status_id"]] for r in lifecycle
+    )
+    staged = [r["column_name"] for r in built.query(f"describe {SCHEMA}.stg_wms__allocation")]
+    assert "status_label" not in staged and "is_cancelled" not in staged  # staging renames and casts only
 
 
 # --- the marts, against the tenant ----------------------------------------------------------
@@ -369,32 +378,48 @@ def test_docs_generate_writes_the_catalog_of_every_model(built: Built, tmp_path:
     assert (tmp_path / "target" / "index.html").exists()
 
 
-def test_source_freshness_holds_operational_data_to_hours_and_master_data_to_days(built: Built, tmp_path: Path) -> None:
+def test_source_freshness_reads_its_thresholds_from_the_project_vars(built: Built, tmp_path: Path) -> None:
+    """The thresholds live once, as vars in dbt_project.yml (the health check reads them too)."""
+    hours = yaml.safe_load((dbt_runner.PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+    assert {k: v for k, v in hours.items() if k.startswith("freshness_")} == {
+        "freshness_warn_hours_operational": 2,
+        "freshness_error_hours_operational": 4,
+        "freshness_warn_hours_master": 72,
+        "freshness_error_hours_master": 192,
+    }
     cfg = copy_warehouse(built, tmp_path)
     with duckdb.connect(cfg.warehouse.path) as db:  # age the loads: hours for orders, days for items
         db.execute("update wms_raw.order_hdr set _loaded_at = _loaded_at - interval 3 hour")
         db.execute("update wms_raw.allocation set _loaded_at = _loaded_at - interval 5 hour")
         db.execute("update wms_raw.item set _loaded_at = _loaded_at - interval 5 hour")
         db.execute("update wms_raw.location set _loaded_at = _loaded_at - interval 4 day")
-        db.execute("update wms_raw.inventory set _loaded_at = _loaded_at - interval 8 day")
-    result = dbt(["source", "freshness"], cfg, tmp_path)
-    assert isinstance(result.result, FreshnessResult), result.exception
-    status = {r.node.name: str(r.status) for r in result.result.results}
-    assert status == {
+        db.execute("update wms_raw.inventory set _loaded_at = _loaded_at - interval 9 day")
+
+    def freshness(*args: str) -> dict[str, str]:
+        result = dbt(["source", "freshness", *args], cfg, tmp_path)
+        assert isinstance(result.result, FreshnessResult), result.exception
+        assert not result.success
+        # the project's on-run-start hook (incremental_marks) reports too: only the sources count
+        return {r.node.name: str(r.status) for r in result.result.results if r.node.resource_type == "source"}
+
+    assert freshness() == {
         "order_hdr": "warn",  # operational: warn after 2 h, error after 4 h
         "allocation": "error",
         "order_dtl": "pass",
-        "item": "pass",  # master data: warn after 3 days, error after 7
+        "item": "pass",  # master data: warn after 72 h, error after 192 h
         "location": "warn",
         "inventory": "error",
         "facility": "pass",
     }
-    assert not result.success
+    later = freshness("--vars", "{freshness_warn_hours_master: 100, freshness_error_hours_master: 300}")
+    assert (later["location"], later["inventory"], later["allocation"]) == ("pass", "warn", "error")
 
 
-def test_snapshot_keeps_the_previous_status_of_changed_orders(built: Built, tmp_path: Path) -> None:
+def test_snapshot_keeps_the_previous_status_of_changed_orders_and_closes_deleted_ones(
+    built: Built, tmp_path: Path
+) -> None:
     """Runs last in this module: it moves the tenant's clock (modifies only, so the row
-    counts the other tests rely on stay)."""
+    counts the other tests rely on stay), then deletes a few orders."""
     before = {i: r["status_id"] for i, r in built.rows["order_hdr"].items()}
     changes = built.sim.advance(minutes=60, modify=0.2, insert=0, entities=["order_hdr"])
     changed = changes.modified["order_hdr"]
@@ -410,6 +435,7 @@ def test_snapshot_keeps_the_previous_status_of_changed_orders(built: Built, tmp_
     versions: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r in history:
         versions[r["order_id"]].append(r)
+    assert set(versions) == set(now)
     for order_id, vs in versions.items():
         if order_id not in changed:
             assert len(vs) == 1 and vs[0]["dbt_valid_to"] is None
@@ -418,6 +444,27 @@ def test_snapshot_keeps_the_previous_status_of_changed_orders(built: Built, tmp_
         assert old["status_code"] == before[order_id] and new["status_code"] == now[order_id]["status_id"]
         assert old["dbt_valid_to"] == new["dbt_valid_from"] == now[order_id]["mod_ts"]
         assert new["dbt_valid_to"] is None
+
+    # orders gone from the WMS: the full sync marks them deleted, the snapshot closes them
+    gone = sorted(now)[:3]
+    built.sim.delete("order_hdr", gone)
+    sync_all(built.cfg, "full", ["order_hdr"])
+    result = dbt(["snapshot", "--select", "snap_wms__order_hdr_status"], built.cfg, tmp_path)
+    assert result.success, result.exception
+    deleted_at = {
+        r["id"]: r["deleted_at"]
+        for r in built.query(
+            "select id, cast(timezone('UTC', _deleted_at) as timestamp) as deleted_at from wms_raw.order_hdr "
+            "where _deleted_at is not null"
+        )
+    }
+    assert set(deleted_at) == set(gone)
+    current = built.query(
+        f"select s.order_id, s.dbt_valid_to from {SCHEMA}.snap_wms__order_hdr_status s where s.dbt_valid_from = "
+        f"(select max(v.dbt_valid_from) from {SCHEMA}.snap_wms__order_hdr_status v where v.order_id = s.order_id)"
+    )
+    closed = {r["order_id"]: r["dbt_valid_to"] for r in current if r["dbt_valid_to"] is not None}
+    assert closed == deleted_at
 
 
 # --- broken data fails the build --------------------------------------------------------------

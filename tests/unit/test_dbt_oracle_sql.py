@@ -3,6 +3,11 @@
 profile (otherwise it asks the server for it), and the DSN points at a closed port, so any
 attempt to connect fails the compile. Every compiled model, snapshot and test must then
 parse as Oracle SQL and avoid what Oracle rejects or reads differently.
+
+Incremental models ask the adapter whether their table exists (``is_incremental()``) and,
+when it does, for its columns. With no database, the adapter's two introspection calls are
+answered here: "no table" compiles every model's full build; "a table with the documented
+columns" compiles the incremental build of the incremental models, which is checked too.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from typing import Any
 import orjson
 import pytest
 import sqlglot
+from dbt.adapters.base.relation import BaseRelation
+from dbt.adapters.oracle.column import OracleColumn
+from dbt.adapters.oracle.impl import OracleAdapter
 from dbt.adapters.oracle.keyword_catalog import RESERVED_KEYWORDS
 from sqlglot import exp
 
@@ -25,15 +33,26 @@ RESERVED = {w.upper() for w in RESERVED_KEYWORDS} | {"ACCESS", "ELSE", "LEVEL", 
 ORACLE_MAX_IDENTIFIER = 30  # 12.1 and older; 12.2+ allows 128
 
 
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    work = tmp_path_factory.mktemp("dbt_oracle")
+def compile_for_oracle(work: Path, *, tables: dict[str, list[str]] | None) -> dict[str, Any]:
+    """``dbt compile --target oracle``; ``tables``: the relations (and their columns) that exist."""
     cfg = settings_module.load(
         env="local",
         warehouse={"kind": "oracle", "dsn": "127.0.0.1:9/nowhere", "user": "gruponos", "password": "unused"},
     )
+
+    def get_relation(self: OracleAdapter, database: str, schema: str, identifier: str) -> BaseRelation | None:
+        if tables is None or identifier.lower() not in tables:
+            return None
+        return self.Relation.create(database=database, schema=schema, identifier=identifier, type="table")
+
+    def get_columns_in_relation(self: OracleAdapter, relation: BaseRelation) -> list[OracleColumn]:
+        assert tables is not None
+        return [OracleColumn(column=name.upper(), dtype="NUMBER") for name in tables[str(relation.identifier).lower()]]
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRUPONOS_DBT__ORACLE_DATABASE", "GRUPONOS")
+        mp.setattr(OracleAdapter, "get_relation", get_relation)
+        mp.setattr(OracleAdapter, "get_columns_in_relation", get_columns_in_relation)
         result = dbt_runner.invoke(
             ["compile", "--no-populate-cache", "--no-introspect"],
             cfg,
@@ -45,12 +64,56 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return manifest
 
 
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dbt_oracle")
+
+
+@pytest.fixture(scope="module")
+def manifest(work: Path) -> dict[str, Any]:
+    return compile_for_oracle(work, tables=None)
+
+
+@pytest.fixture(scope="module")
+def incremental_manifest(manifest: dict[str, Any], work: Path) -> dict[str, Any]:
+    tables = {
+        n["name"]: list(n["columns"])
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["config"]["materialized"] == "incremental"
+    }
+    return compile_for_oracle(work, tables=tables)  # same folder: dbt parses the project once
+
+
 def compiled(manifest: dict[str, Any], *types: str) -> dict[str, str]:
     return {
         n["name"]: n["compiled_code"]
         for n in manifest["nodes"].values()
         if n["resource_type"] in types and n.get("compiled_code")
     }
+
+
+def nodes_of(kind: str, manifest: dict[str, Any], incremental_manifest: dict[str, Any]) -> dict[str, str]:
+    if kind != "incremental model":
+        return compiled(manifest, kind)
+    return {
+        name: sql
+        for name, sql in compiled(incremental_manifest, "model").items()
+        if "incremental_marks" in sql  # the incremental branch reads its window
+    }
+
+
+def test_incremental_models_compile_their_incremental_build_for_oracle(incremental_manifest: dict[str, Any]) -> None:
+    incremental = compiled(incremental_manifest, "model")
+    expected = {
+        "int_allocation_lifecycle",
+        "int_order_lines_enriched",
+        "fct_allocation_performance",
+        "fct_order_fulfillment",
+        "fct_inventory_position",
+    }
+    assert {name for name, sql in incremental.items() if "incremental_marks" in sql} == expected
+    for name in expected:  # the tombstone branch names every documented column
+        assert "1 as dbt_tombstone" in incremental[name], name
 
 
 def test_every_model_snapshot_and_test_compiles_for_oracle(manifest: dict[str, Any]) -> None:
@@ -61,10 +124,12 @@ def test_every_model_snapshot_and_test_compiles_for_oracle(manifest: dict[str, A
     assert len(compiled(manifest, "test")) > 100
 
 
-@pytest.mark.parametrize("kind", ["model", "snapshot", "test"])
-def test_compiled_sql_parses_as_oracle(manifest: dict[str, Any], kind: str) -> None:
+@pytest.mark.parametrize("kind", ["model", "snapshot", "test", "incremental model"])
+def test_compiled_sql_parses_as_oracle(
+    manifest: dict[str, Any], incremental_manifest: dict[str, Any], kind: str
+) -> None:
     failures = {}
-    for name, sql in compiled(manifest, kind).items():
+    for name, sql in nodes_of(kind, manifest, incremental_manifest).items():
         try:
             sqlglot.parse(sql, read="oracle")
         except sqlglot.errors.ParseError as exc:
@@ -72,10 +137,12 @@ def test_compiled_sql_parses_as_oracle(manifest: dict[str, Any], kind: str) -> N
     assert not failures, failures
 
 
-@pytest.mark.parametrize("kind", ["model", "snapshot", "test"])
-def test_compiled_sql_avoids_what_oracle_rejects(manifest: dict[str, Any], kind: str) -> None:
+@pytest.mark.parametrize("kind", ["model", "snapshot", "test", "incremental model"])
+def test_compiled_sql_avoids_what_oracle_rejects(
+    manifest: dict[str, Any], incremental_manifest: dict[str, Any], kind: str
+) -> None:
     problems: list[str] = []
-    for name, sql in compiled(manifest, kind).items():
+    for name, sql in nodes_of(kind, manifest, incremental_manifest).items():
         text = re.sub(r"--[^\n]*", "", sql)
         if re.search(r"\b(from|join)\s+[\w.\"]+\s+as\s+\w+", text, re.IGNORECASE):
             problems.append(f"{name}: AS before a table alias")
@@ -118,9 +185,10 @@ def test_raw_columns_oracle_cannot_read_unquoted_are_quoted_upper_case(manifest:
     for name, sql in staging.items():
         if not name.startswith("stg_wms__"):
             continue
-        assert 'where "_DELETED_AT" is null' in sql, name
-        assert 'sys_extract_utc("_LOADED_AT")' in sql, name
-        assert not re.search(r"(?<![\"\w])_(loaded|deleted)_at\b", sql), name
+        assert 'sys_extract_utc("_DELETED_AT") as deleted_at' in sql, name
+        assert 'sys_extract_utc("_LOADED_AT") as loaded_at' in sql, name
+        assert '"_RUN_ID" as sync_run_id' in sql, name
+        assert not re.search(r"(?<![\"\w])_(loaded|deleted)_at\b|(?<![\"\w])_run_id\b", sql), name
     assert '"LEVEL" as location_level' in staging["stg_wms__location"]
     source = manifest["sources"]["source.gruponos.wms.allocation"]
     assert source["loaded_at_field"] == 'sys_extract_utc("_LOADED_AT")'

@@ -1,4 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_dtl_id',
+        incremental_strategy='replace_keys',
+        pre_hook=gruponos.window_pre_hooks(),
+        post_hook=gruponos.window_post_hooks(),
+    )
+}}
+
 with
+
+-- read by incremental builds only
+-- depends_on: {{ ref('stg_wms__allocation') }}
 
 order_lines as (
 
@@ -12,61 +25,119 @@ orders as (
 
 ),
 
-allocations as (
+statuses as (
+
+    select * from {{ ref('wms_order_dtl_statuses') }}
+
+),
+
+lifecycles as (
 
     select * from {{ ref('int_allocation_lifecycle') }}
+
+),
+
+{% if is_incremental() %}
+
+-- the lines whose row may change: synced since the last build themselves, through their
+-- order, or through one of their allocations (soft-deleted and restored rows included)
+keys as (
+
+    select staged_lines.order_dtl_id
+    from {{ ref('stg_wms__order_dtl') }} staged_lines
+    where {{ gruponos.in_window('staged_lines') }}
+
+    union
+
+    select staged_lines.order_dtl_id
+    from {{ ref('stg_wms__order_dtl') }} staged_lines
+    where staged_lines.order_id in (
+            select staged_orders.order_id
+            from {{ ref('stg_wms__order_hdr') }} staged_orders
+            where {{ gruponos.in_window('staged_orders') }}
+        )
+
+    union
+
+    select staged_allocations.order_dtl_id
+    from {{ ref('stg_wms__allocation') }} staged_allocations
+    where {{ gruponos.in_window('staged_allocations') }}
+
+),
+
+{% endif %}
+
+live_order_lines as (
+
+    select order_lines.*
+    from order_lines
+    {% if is_incremental() -%}
+    inner join keys on keys.order_dtl_id = order_lines.order_dtl_id
+    {% endif -%}
+    where order_lines.deleted_at is null
+
+),
+
+live_orders as (
+
+    select * from orders
+    where deleted_at is null
 
 ),
 
 allocation_totals as (
 
     select
-        order_dtl_id,
+        lifecycles.order_dtl_id,
         count(*) as allocation_count,
-        sum(allocated_qty) as allocations_allocated_qty,
-        sum(packed_qty) as packed_qty,
-        sum(outstanding_qty) as outstanding_qty,
-        min(picked_at) as first_picked_at,
-        max(picked_at) as last_picked_at
+        sum(lifecycles.allocated_qty) as allocations_allocated_qty,
+        sum(lifecycles.packed_qty) as packed_qty,
+        sum(lifecycles.outstanding_qty) as outstanding_qty,
+        min(lifecycles.picked_at) as first_picked_at,
+        max(lifecycles.picked_at) as last_picked_at
 
-    from allocations
-    where is_cancelled = 0
-    group by order_dtl_id
+    from lifecycles
+    {% if is_incremental() -%}
+    inner join keys on keys.order_dtl_id = lifecycles.order_dtl_id
+    {% endif -%}
+    where lifecycles.is_cancelled = 0
+    group by lifecycles.order_dtl_id
 
 ),
 
 joined as (
 
     select
-        order_lines.order_dtl_id,
-        order_lines.order_id,
-        orders.order_nbr,
-        orders.facility_id,
-        order_lines.item_id,
-        order_lines.item_code,
-        order_lines.line_seq_nbr,
-        order_lines.status_code,
-        order_lines.status_label,
-        order_lines.status_group,
-        order_lines.is_cancelled,
-        order_lines.ordered_uom_code,
-        order_lines.ordered_qty,
-        order_lines.allocated_qty,
-        order_lines.sale_price,
-        order_lines.unit_cost,
-        orders.ordered_date,
-        orders.requested_ship_date,
-        orders.shipped_at,
+        live_order_lines.order_dtl_id,
+        live_order_lines.order_id,
+        live_orders.order_nbr,
+        live_orders.facility_id,
+        live_order_lines.item_id,
+        live_order_lines.item_code,
+        live_order_lines.line_seq_nbr,
+        live_order_lines.status_code,
+        statuses.status_label,
+        statuses.status_group,
+        statuses.is_cancelled,
+        live_order_lines.ordered_uom_code,
+        live_order_lines.ordered_qty,
+        live_order_lines.allocated_qty,
+        live_order_lines.sale_price,
+        live_order_lines.unit_cost,
+        live_orders.ordered_date,
+        live_orders.requested_ship_date,
+        live_orders.shipped_at,
         coalesce(allocation_totals.allocation_count, 0) as allocation_count,
-        coalesce(allocation_totals.allocations_allocated_qty, 0) as allocations_allocated_qty,
-        coalesce(allocation_totals.packed_qty, 0) as packed_qty,
-        coalesce(allocation_totals.outstanding_qty, 0) as outstanding_qty,
+        {{ gruponos.quantity('coalesce(allocation_totals.allocations_allocated_qty, 0)') }} as allocations_allocated_qty,
+        {{ gruponos.quantity('coalesce(allocation_totals.packed_qty, 0)') }} as packed_qty,
+        {{ gruponos.quantity('coalesce(allocation_totals.outstanding_qty, 0)') }} as outstanding_qty,
         allocation_totals.first_picked_at,
         allocation_totals.last_picked_at
 
-    from order_lines
-    left join orders on orders.order_id = order_lines.order_id
-    left join allocation_totals on allocation_totals.order_dtl_id = order_lines.order_dtl_id
+    from live_order_lines
+    left join statuses on statuses.status_code = live_order_lines.status_code
+    left join live_orders on live_orders.order_id = live_order_lines.order_id
+    left join allocation_totals on allocation_totals.order_dtl_id = live_order_lines.order_dtl_id
 
 ),
 
@@ -75,15 +146,15 @@ final as (
     select
         joined.*,
         -- what left with the shipment: the packed units, never more than were ordered
-        case
+        {{ gruponos.quantity('case
             when joined.shipped_at is null then 0
             when joined.packed_qty < joined.ordered_qty then joined.packed_qty
             else joined.ordered_qty
-        end as shipped_qty,
-        joined.ordered_qty * joined.sale_price as ordered_value
+        end') }} as shipped_qty,
+        {{ gruponos.quantity('joined.ordered_qty * joined.sale_price') }} as ordered_value
 
     from joined
 
 )
 
-select * from final
+{{ gruponos.select_with_tombstones('final', 'keys', ['order_dtl_id']) }}

@@ -2,7 +2,7 @@ with
 
 items as (
 
-    select * from {{ ref('stg_wms__item') }}
+    select * from {{ ref('int_items') }}
 
 ),
 
@@ -25,7 +25,7 @@ recent as (
     select
         allocations.item_id,
         count(*) as allocations_90d,
-        sum(allocations.allocated_qty) as allocated_qty_90d
+        {{ gruponos.quantity('sum(allocations.allocated_qty)') }} as allocated_qty_90d
 
     from allocations
     cross join as_of
@@ -50,9 +50,29 @@ ranked as (
 final as (
 
     select
-        items.*,
+        items.item_id,
+        items.company_id,
+        items.item_code,
+        items.item_description,
+        items.barcode,
+        items.item_category,
+        items.unit_cost,
+        items.unit_length,
+        items.unit_width,
+        items.unit_height,
+        items.unit_weight,
+        items.unit_volume,
+        items.standard_pack_qty,
+        items.standard_case_qty,
+        items.is_perishable,
+        items.status_code,
+        items.status_label,
+        items.is_active,
+        items.created_at,
+        items.modified_at,
+        items.loaded_at,
         coalesce(ranked.allocations_90d, 0) as allocations_90d,
-        coalesce(ranked.allocated_qty_90d, 0) as allocated_qty_90d,
+        {{ gruponos.quantity('coalesce(ranked.allocated_qty_90d, 0)') }} as allocated_qty_90d,
         ranked.velocity_percentile,
         case
             when ranked.item_id is null then 'Dormant'

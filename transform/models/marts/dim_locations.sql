@@ -3,18 +3,21 @@ with
 locations as (
 
     select * from {{ ref('stg_wms__location') }}
+    where deleted_at is null
 
 ),
 
 facilities as (
 
     select * from {{ ref('stg_wms__facility') }}
+    where deleted_at is null
 
 ),
 
 inventory as (
 
     select * from {{ ref('stg_wms__inventory') }}
+    where deleted_at is null
 
 ),
 
@@ -24,7 +27,7 @@ stock as (
         location_id,
         count(*) as inventory_record_count,
         count(distinct item_id) as item_count,
-        sum(on_hand_qty) as on_hand_qty
+        {{ gruponos.quantity('sum(on_hand_qty)') }} as on_hand_qty
 
     from inventory
     where location_id is not null
@@ -53,7 +56,7 @@ final as (
         locations.is_locked_for_count,
         coalesce(stock.inventory_record_count, 0) as inventory_record_count,
         coalesce(stock.item_count, 0) as item_count,
-        coalesce(stock.on_hand_qty, 0) as on_hand_qty,
+        {{ gruponos.quantity('coalesce(stock.on_hand_qty, 0)') }} as on_hand_qty,
         {{ gruponos.flag_when('coalesce(stock.on_hand_qty, 0) = 0') }} as is_empty,
         {{ gruponos.ratio('stock.on_hand_qty', 'locations.max_units') }} as units_utilization
 

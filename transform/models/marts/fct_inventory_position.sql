@@ -1,8 +1,26 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='item_id',
+        incremental_strategy='replace_keys',
+        pre_hook=gruponos.window_pre_hooks(),
+        post_hook=gruponos.window_post_hooks(),
+    )
+}}
+
+{#- Incremental by item: every position of an item touched by a synced inventory record
+    or allocation is recomputed, so stock that moves between locations leaves its old
+    position. An inventory record's item does not change in the WMS. -#}
+
 with
+
+-- read by incremental builds only
+-- depends_on: {{ ref('stg_wms__inventory') }}
+-- depends_on: {{ ref('stg_wms__allocation') }}
 
 inventory as (
 
-    select * from {{ ref('stg_wms__inventory') }}
+    select * from {{ ref('int_inventory') }}
 
 ),
 
@@ -12,32 +30,64 @@ allocations as (
 
 ),
 
-allocated_by_inventory as (
+{% if is_incremental() %}
 
-    select
-        from_inventory_id as inventory_id,
-        sum(outstanding_qty) as allocated_qty
+keys as (
 
-    from allocations
-    where from_inventory_id is not null
-    group by from_inventory_id
+    select staged_inventory.item_id
+    from {{ ref('stg_wms__inventory') }} staged_inventory
+    where {{ gruponos.in_window('staged_inventory') }}
+
+    union
+
+    select staged_inventory.item_id
+    from {{ ref('stg_wms__inventory') }} staged_inventory
+    where staged_inventory.inventory_id in (
+            select staged_allocations.from_inventory_id
+            from {{ ref('stg_wms__allocation') }} staged_allocations
+            where {{ gruponos.in_window('staged_allocations') }}
+        )
 
 ),
 
+{% endif %}
+
 inventory_rows as (
 
-    select
-        inventory.item_id,
-        inventory.location_id,
-        inventory.facility_id,
-        inventory.on_hand_qty,
-        case when inventory.is_available = 1 then 0 else inventory.on_hand_qty end as held_qty,
-        coalesce(allocated_by_inventory.allocated_qty, 0) as allocated_qty
-
+    select inventory.*
     from inventory
-    left join allocated_by_inventory on allocated_by_inventory.inventory_id = inventory.inventory_id
+    {% if is_incremental() -%}
+    inner join keys on keys.item_id = inventory.item_id
+    {% endif -%}
     -- a position is an item in a location: stock not yet located has none
     where inventory.location_id is not null
+
+),
+
+allocated_by_inventory as (
+
+    select
+        allocations.from_inventory_id as inventory_id,
+        sum(allocations.outstanding_qty) as allocated_qty
+
+    from allocations
+    inner join inventory_rows on inventory_rows.inventory_id = allocations.from_inventory_id
+    group by allocations.from_inventory_id
+
+),
+
+stock as (
+
+    select
+        inventory_rows.item_id,
+        inventory_rows.location_id,
+        inventory_rows.facility_id,
+        inventory_rows.on_hand_qty,
+        case when inventory_rows.is_available = 1 then 0 else inventory_rows.on_hand_qty end as held_qty,
+        coalesce(allocated_by_inventory.allocated_qty, 0) as allocated_qty
+
+    from inventory_rows
+    left join allocated_by_inventory on allocated_by_inventory.inventory_id = inventory_rows.inventory_id
 
 ),
 
@@ -48,11 +98,11 @@ positions as (
         location_id,
         facility_id,
         count(*) as inventory_record_count,
-        sum(on_hand_qty) as on_hand_qty,
-        sum(held_qty) as held_qty,
-        sum(allocated_qty) as allocated_qty
+        {{ gruponos.quantity('sum(on_hand_qty)') }} as on_hand_qty,
+        {{ gruponos.quantity('sum(held_qty)') }} as held_qty,
+        {{ gruponos.quantity('sum(allocated_qty)') }} as allocated_qty
 
-    from inventory_rows
+    from stock
     group by item_id, location_id, facility_id
 
 ),
@@ -61,7 +111,7 @@ final as (
 
     select
         positions.*,
-        positions.on_hand_qty - positions.held_qty - positions.allocated_qty as available_qty,
+        {{ gruponos.quantity('positions.on_hand_qty - positions.held_qty - positions.allocated_qty') }} as available_qty,
         {{ gruponos.flag_when('positions.allocated_qty > positions.on_hand_qty - positions.held_qty') }}
             as is_over_allocated
 
@@ -69,4 +119,4 @@ final as (
 
 )
 
-select * from final
+{{ gruponos.select_with_tombstones('final', 'keys', ['item_id']) }}

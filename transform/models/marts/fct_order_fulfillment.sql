@@ -1,8 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='replace_keys',
+        pre_hook=gruponos.window_pre_hooks(),
+        post_hook=gruponos.window_post_hooks(),
+    )
+}}
+
 with
+
+-- read by incremental builds only
+-- depends_on: {{ ref('stg_wms__order_hdr') }}
+-- depends_on: {{ ref('stg_wms__order_dtl') }}
+-- depends_on: {{ ref('stg_wms__allocation') }}
 
 orders as (
 
-    select * from {{ ref('stg_wms__order_hdr') }}
+    select * from {{ ref('int_orders') }}
 
 ),
 
@@ -12,19 +27,50 @@ order_lines as (
 
 ),
 
+{% if is_incremental() %}
+
+-- the orders whose row may change: synced since the last build themselves, or through
+-- one of their lines or one of their lines' allocations (soft-deleted rows included)
+keys as (
+
+    select staged_orders.order_id
+    from {{ ref('stg_wms__order_hdr') }} staged_orders
+    where {{ gruponos.in_window('staged_orders') }}
+
+    union
+
+    select staged_lines.order_id
+    from {{ ref('stg_wms__allocation') }} staged_allocations
+    inner join {{ ref('stg_wms__order_dtl') }} staged_lines
+        on staged_lines.order_dtl_id = staged_allocations.order_dtl_id
+    where {{ gruponos.in_window('staged_allocations') }}
+
+    union
+
+    select staged_lines.order_id
+    from {{ ref('stg_wms__order_dtl') }} staged_lines
+    where {{ gruponos.in_window('staged_lines') }}
+
+),
+
+{% endif %}
+
 line_totals as (
 
     select
-        order_id,
+        order_lines.order_id,
         count(*) as line_count,
-        sum(ordered_qty) as ordered_qty,
-        sum(allocated_qty) as allocated_qty,
-        sum(packed_qty) as packed_qty,
-        sum(shipped_qty) as shipped_qty,
-        sum(ordered_value) as ordered_value
+        sum(order_lines.ordered_qty) as ordered_qty,
+        sum(order_lines.allocated_qty) as allocated_qty,
+        sum(order_lines.packed_qty) as packed_qty,
+        sum(order_lines.shipped_qty) as shipped_qty,
+        sum(order_lines.ordered_value) as ordered_value
 
     from order_lines
-    group by order_id
+    {% if is_incremental() -%}
+    inner join keys on keys.order_id = order_lines.order_id
+    {% endif -%}
+    group by order_lines.order_id
 
 ),
 
@@ -48,13 +94,16 @@ joined as (
         orders.shipped_at,
         {{ gruponos.day_of('orders.shipped_at') }} as shipped_date,
         coalesce(line_totals.line_count, 0) as line_count,
-        coalesce(line_totals.ordered_qty, 0) as ordered_qty,
-        coalesce(line_totals.allocated_qty, 0) as allocated_qty,
-        coalesce(line_totals.packed_qty, 0) as packed_qty,
-        coalesce(line_totals.shipped_qty, 0) as shipped_qty,
-        coalesce(line_totals.ordered_value, 0) as ordered_value
+        {{ gruponos.quantity('coalesce(line_totals.ordered_qty, 0)') }} as ordered_qty,
+        {{ gruponos.quantity('coalesce(line_totals.allocated_qty, 0)') }} as allocated_qty,
+        {{ gruponos.quantity('coalesce(line_totals.packed_qty, 0)') }} as packed_qty,
+        {{ gruponos.quantity('coalesce(line_totals.shipped_qty, 0)') }} as shipped_qty,
+        {{ gruponos.quantity('coalesce(line_totals.ordered_value, 0)') }} as ordered_value
 
     from orders
+    {% if is_incremental() -%}
+    inner join keys on keys.order_id = orders.order_id
+    {% endif -%}
     left join line_totals on line_totals.order_id = orders.order_id
 
 ),
@@ -82,4 +131,4 @@ final as (
 
 )
 
-select * from final
+{{ gruponos.select_with_tombstones('final', 'keys', ['order_id']) }}

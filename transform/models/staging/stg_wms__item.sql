@@ -6,16 +6,10 @@ source as (
 
 ),
 
-statuses as (
-
-    select * from {{ ref('wms_item_statuses') }}
-
-),
-
 renamed as (
 
     select
-        ----------  ids
+        ---------- ids
         id as item_id,
         company_id,
 
@@ -42,22 +36,19 @@ renamed as (
         ---------- timestamps (UTC)
         {{ gruponos.utc_timestamp('create_ts') }} as created_at,
         {{ gruponos.utc_timestamp('mod_ts') }} as modified_at,
-        {{ gruponos.utc_timestamp(gruponos.raw_column('_loaded_at')) }} as loaded_at
+
+        ---------- the sync's bookkeeping (deleted_at: a full sync no longer found the id)
+        {{ gruponos.utc_timestamp(gruponos.raw_column('_loaded_at')) }} as loaded_at,
+        {{ gruponos.raw_column('_run_id') }} as sync_run_id,
+        {{ gruponos.utc_timestamp(gruponos.raw_column('_deleted_at')) }} as deleted_at
 
     from source
-    where {{ gruponos.raw_column('_deleted_at') }} is null
 
 ),
 
 final as (
 
-    select
-        renamed.*,
-        statuses.status_label,
-        statuses.is_active
-
-    from renamed
-    left join statuses on statuses.status_code = renamed.status_code
+    select * from renamed
 
 )
 

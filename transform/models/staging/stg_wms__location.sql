@@ -9,7 +9,7 @@ source as (
 renamed as (
 
     select
-        ----------  ids
+        ---------- ids
         id as location_id,
         facility_id,
 
@@ -35,10 +35,13 @@ renamed as (
         ---------- timestamps (UTC)
         {{ gruponos.utc_timestamp('create_ts') }} as created_at,
         {{ gruponos.utc_timestamp('mod_ts') }} as modified_at,
-        {{ gruponos.utc_timestamp(gruponos.raw_column('_loaded_at')) }} as loaded_at
+
+        ---------- the sync's bookkeeping (deleted_at: a full sync no longer found the id)
+        {{ gruponos.utc_timestamp(gruponos.raw_column('_loaded_at')) }} as loaded_at,
+        {{ gruponos.raw_column('_run_id') }} as sync_run_id,
+        {{ gruponos.utc_timestamp(gruponos.raw_column('_deleted_at')) }} as deleted_at
 
     from source
-    where {{ gruponos.raw_column('_deleted_at') }} is null
 
 ),
 

@@ -6,22 +6,10 @@ source as (
 
 ),
 
-statuses as (
-
-    select * from {{ ref('wms_order_dtl_statuses') }}
-
-),
-
-units as (
-
-    select * from {{ ref('wms_units_of_measure') }}
-
-),
-
 renamed as (
 
     select
-        ----------  ids
+        ---------- ids
         id as order_dtl_id,
         order_id,
         item_id,
@@ -53,27 +41,19 @@ renamed as (
         {{ gruponos.utc_timestamp('create_ts') }} as created_at,
         mod_user as modified_by,
         {{ gruponos.utc_timestamp('mod_ts') }} as modified_at,
-        {{ gruponos.utc_timestamp(gruponos.raw_column('_loaded_at')) }} as loaded_at
+
+        ---------- the sync's bookkeeping (deleted_at: a full sync no longer found the id)
+        {{ gruponos.utc_timestamp(gruponos.raw_column('_loaded_at')) }} as loaded_at,
+        {{ gruponos.raw_column('_run_id') }} as sync_run_id,
+        {{ gruponos.utc_timestamp(gruponos.raw_column('_deleted_at')) }} as deleted_at
 
     from source
-    where {{ gruponos.raw_column('_deleted_at') }} is null
 
 ),
 
 final as (
 
-    select
-        renamed.*,
-        statuses.status_label,
-        statuses.status_group,
-        statuses.is_shipped,
-        statuses.is_closed,
-        statuses.is_cancelled,
-        units.uom_label as ordered_uom_label
-
-    from renamed
-    left join statuses on statuses.status_code = renamed.status_code
-    left join units on units.uom_code = renamed.ordered_uom_code
+    select * from renamed
 
 )
 

@@ -1,0 +1,136 @@
+"""dbt build after a 1 %-changed incremental sync against a full rebuild, on the simulator's tenant.
+
+    uv run python -m tests.performance.bench_dbt [--scale 1000000] [--pg-scale N] [--skip-postgres]
+
+Per warehouse (a DuckDB file; a fresh schema of this machine's PostgreSQL, dropped after):
+a full sync of every entity → ``dbt build`` (the first build creates every table) → the
+tenant's clock moves 60 minutes (1 % of the rows modified, 0.2 % inserted, 0.2 % deleted) →
+the 2-hourly incremental sync (allocation, order_hdr, order_dtl) → ``dbt build`` (the
+incremental build) → ``dbt build --full-refresh`` (the full rebuild of the same data).
+Every dbt command runs in this process (``gruponos.dbt_runner.invoke``) after one
+``dbt parse``, so each timed command parses partially, as a worker's second run does.
+Printed per command: wall seconds, dbt's own ``elapsed_time`` (run_results.json) and the
+node seconds per kind (model, snapshot, seed, test, unit_test; summed over dbt's threads);
+then incremental / full rebuild, and the slowest nodes of both builds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from returns.io import IOFailure
+from returns.unsafe import unsafe_perform_io
+
+from gruponos import dbt_runner, settings
+from gruponos.entities import CATALOG, entity
+from gruponos.pipeline import Context, sync_entity
+from gruponos.warehouse import connect
+from gruponos.wms import WmsClient
+from tests.performance._common import AUTH, admin, simulator
+
+PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+OPERATIONAL = [name for name in CATALOG if CATALOG[name].incremental]
+
+
+def sync(cfg: settings.Settings, names: list[str], mode: str) -> float:
+    started = time.perf_counter()
+    wh = connect(cfg.warehouse)
+    try:
+        with WmsClient(cfg.wms) as wms:
+            for name in names:
+                for attempt in range(3):  # a rerun converges; retried when a retry can help
+                    result = sync_entity(entity(name), mode, Context(settings=cfg, wms=wms, warehouse=wh))  # type: ignore[arg-type]
+                    if not isinstance(result, IOFailure):
+                        break
+                    error = unsafe_perform_io(result.failure())
+                    print(f"  ({error}{', retrying' if error.retryable and attempt < 2 else ''})", flush=True)
+                    if not error.retryable or attempt == 2:
+                        raise SystemExit(str(error))
+                    wh.close()
+                    wh = connect(cfg.warehouse)
+    finally:
+        wh.close()
+    return time.perf_counter() - started
+
+
+def dbt(args: list[str], cfg: settings.Settings, work: Path, schema: str) -> dict[str, Any]:
+    """One dbt command: wall seconds, dbt's elapsed seconds, node count, slowest nodes."""
+    started = time.perf_counter()
+    result = dbt_runner.invoke(args, cfg, schema=schema, target_path=work / "target", log_path=work / "logs")
+    wall = time.perf_counter() - started
+    if not result.success:
+        raise SystemExit(f"dbt {' '.join(args)} failed: {result.exception}")
+    run = json.loads((work / "target" / "run_results.json").read_text())
+    nodes = sorted(((r["execution_time"], r["unique_id"].split(".")[-1]) for r in run["results"]), reverse=True)
+    by_type: dict[str, float] = {}
+    for r in run["results"]:
+        kind = r["unique_id"].split(".")[0]
+        by_type[kind] = by_type.get(kind, 0.0) + r["execution_time"]
+    return {"wall": wall, "elapsed": run["elapsed_time"], "nodes": len(nodes), "slowest": nodes[:8], "by_type": by_type}
+
+
+def bench(kind: str, scale: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix=f"bench-dbt-{kind}-"))
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    if kind == "duckdb":
+        warehouse: dict[str, Any] = {"kind": "duckdb", "path": str(work / "wh.duckdb")}
+    else:
+        warehouse = {"kind": "postgres", "dsn": PG_DSN, "schema": f"{schema}_raw"}
+    print(f"{kind}, {scale:,} allocations", flush=True)
+    try:
+        with simulator(scale) as base_url:
+            cfg = settings.load(env="local", wms={"base_url": base_url}, warehouse=warehouse)
+            print(f"  full sync of every entity: {sync(cfg, list(CATALOG), 'full'):.1f}s", flush=True)
+            dbt_runner.invoke(["parse"], cfg, schema=schema, target_path=work / "target", log_path=work / "logs")
+            first = dbt(["build"], cfg, work, schema)
+            print(
+                f"  dbt build (first, every table): {first['wall']:.1f}s wall, {first['elapsed']:.1f}s dbt", flush=True
+            )
+            change = {"minutes": 60, "modify": 0.01, "insert": 0.002, "delete": 0.002}
+            moved = httpx.post(admin(base_url) + "/advance", auth=AUTH, timeout=900, params=change).json()
+            counts = {what: moved[what]["allocation"] for what in ("modified", "inserted", "deleted")}
+            print(f"  (clock moved 60 minutes; allocations {counts})")
+            print(f"  incremental sync of {', '.join(OPERATIONAL)}: {sync(cfg, OPERATIONAL, 'incremental'):.1f}s")
+            incremental = dbt(["build"], cfg, work, schema)
+            full = dbt(["build", "--full-refresh"], cfg, work, schema)
+    finally:
+        if kind == "postgres":
+            with psycopg.connect(PG_DSN, autocommit=True) as conn:
+                for name in (f"{schema}_raw", schema):
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    for label, r in (("dbt build (incremental)", incremental), ("dbt build --full-refresh", full)):
+        print(f"  {label:<32} {r['wall']:6.1f}s wall, {r['elapsed']:6.1f}s dbt, {r['nodes']} nodes")
+        print("    node seconds by kind: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["by_type"].items())))
+    print(f"  incremental / full rebuild: {incremental['wall'] / full['wall']:.0%} wall, "
+          f"{incremental['elapsed'] / full['elapsed']:.0%} dbt")  # fmt: skip
+    print("  slowest nodes, incremental: " + ", ".join(f"{n} {s:.2f}s" for s, n in incremental["slowest"]))
+    print("  slowest nodes, full rebuild: " + ", ".join(f"{n} {s:.2f}s" for s, n in full["slowest"]), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", type=int, default=1_000_000)
+    parser.add_argument("--pg-scale", type=int, default=None, help="PostgreSQL's tenant (default: --scale)")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-duckdb", action="store_true")
+    args = parser.parse_args()
+    print(f"$ uv run python -m tests.performance.bench_dbt --scale {args.scale}"
+          + (f" --pg-scale {args.pg_scale}" if args.pg_scale else "")
+          + (" --skip-postgres" if args.skip_postgres else "")
+          + (" --skip-duckdb" if args.skip_duckdb else ""), flush=True)  # fmt: skip
+    if not args.skip_duckdb:
+        bench("duckdb", args.scale)
+    if not args.skip_postgres:
+        bench("postgres", args.pg_scale or args.scale)
+
+
+if __name__ == "__main__":
+    main()
