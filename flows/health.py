@@ -25,17 +25,19 @@ __all__ = ["health_check"]
 
 
 @task(name="check wms", cache_policy=NONE)
-def check_wms(cfg: Settings) -> tuple[list[str], list[str]]:
-    """Reachable and authorised (``GET entity/`` with our credentials): (problems, the selected entities)."""
+def check_wms(cfg: Settings) -> tuple[list[str], dict[str, str]]:
+    """Reachable and authorised (``GET entity/`` with our credentials): (problems, the selected
+    entities with their sync classes)."""
     try:
         with WmsClient(cfg.wms) as wms:
-            return [], list(discover(wms, cfg.sync).selected)
+            catalog = discover(wms, cfg.sync)
     except Error as exc:
-        return [f"WMS: {redact(exc)}"], []
+        return [f"WMS: {redact(exc)}"], {}
+    return [], {name: str(catalog.spec(name).sync_class) for name in catalog.selected}
 
 
 @task(name="check warehouse", cache_policy=NONE)
-def check_warehouse(cfg: Settings, expected: list[str]) -> list[str]:
+def check_warehouse(cfg: Settings, expected: dict[str, str]) -> list[str]:
     """Reachable and writable, and every selected entity fresh enough (never synced counts as late)."""
     try:
         warehouse = connect(cfg.warehouse)
@@ -51,7 +53,7 @@ def check_warehouse(cfg: Settings, expected: list[str]) -> list[str]:
     limits = dbt_runner.freshness_hours(cfg)
     known = {s.entity for s in statuses}
     never = [f"{name}: never synced successfully" for name in expected if name not in known]
-    return never + stale([s for s in statuses if not expected or s.entity in expected], limits)
+    return never + stale([s for s in statuses if not expected or s.entity in expected], limits, classes=expected)
 
 
 @task(name="check source freshness", cache_policy=NONE)

@@ -109,17 +109,25 @@ def entity_status(warehouse: Warehouse, schema: str) -> list[EntityStatus]:
     return out
 
 
-def stale(statuses: list[EntityStatus], limits: Mapping[str, float], now: datetime | None = None) -> list[str]:
+def stale(
+    statuses: list[EntityStatus],
+    limits: Mapping[str, float],
+    now: datetime | None = None,
+    classes: Mapping[str, str] | None = None,
+) -> list[str]:
     """Entities whose last successful run is older than their freshness limit, each with why.
 
-    ``limits`` holds hours by sync class (``operational``, ``master``): an entity synced
-    incrementally is operational (``gruponos.dbt_runner.freshness_hours`` reads them from the
-    dbt project, the one place dbt's source freshness reads them too).
+    ``limits`` holds hours by sync class (``operational``, ``master``;
+    ``gruponos.dbt_runner.freshness_hours`` reads them from the dbt project, the one place dbt's
+    source freshness reads them too). ``classes`` gives each entity's sync class from the
+    catalog (a ``lookup`` entity is held to the master limit); without it, an entity synced
+    incrementally counts as operational.
     """
     now = now or datetime.now(UTC)
     problems = []
     for s in statuses:
-        hours = limits["operational"] if s.incremental else limits["master"]
+        kind = (classes or {}).get(s.entity) or ("operational" if s.incremental else "master")
+        hours = limits["operational"] if kind == "operational" else limits["master"]
         limit = timedelta(hours=hours)
         if s.last_ok_at is None:
             problems.append(f"{s.entity}: never synced successfully (limit {hours:g} h)")

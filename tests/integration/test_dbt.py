@@ -29,11 +29,12 @@ from returns.unsafe import unsafe_perform_io
 
 from gruponos import dbt_runner
 from gruponos import settings as settings_module
-from gruponos.entities import CATALOG, entity
 from gruponos.pipeline import Context, sync_entity
 from gruponos.simulator import Simulator
 from gruponos.warehouse import connect
 from gruponos.wms import WmsClient
+from tests.specs import CATALOG
+from tests.specs import spec as entity
 
 pytestmark = pytest.mark.slow
 

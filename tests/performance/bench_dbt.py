@@ -30,11 +30,12 @@ from returns.io import IOFailure
 from returns.unsafe import unsafe_perform_io
 
 from gruponos import dbt_runner, settings
-from gruponos.entities import CATALOG, entity
 from gruponos.pipeline import Context, sync_entity
 from gruponos.warehouse import connect
 from gruponos.wms import WmsClient
 from tests.performance._common import AUTH, admin, simulator
+from tests.specs import CATALOG
+from tests.specs import spec as entity
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 OPERATIONAL = [name for name in CATALOG if CATALOG[name].incremental]
