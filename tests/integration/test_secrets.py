@@ -38,10 +38,10 @@ import pytest
 
 from gruponos.simulator import Simulator
 from gruponos.warehouse.postgres import PostgresWarehouse
+from tests.integration._warehouse import PG_DSN, needs_pg
 from tests.integration.test_flows import Receiver
 from tests.prefect_server import base_env
 
-PG_ADMIN = os.environ.get("GRUPONOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 MARK = "c4n4ry"  # in every canary, and nowhere else: a name, a path or a test id never spells it
 USERNAME = "gruponos"
 WMS_PASSWORD = f"wmsPW-{MARK}-7f3a9c21"
@@ -62,15 +62,7 @@ CLI = [sys.executable, "-m", "gruponos.cli", "sync"]
 MAX_ERROR_LINES = 15
 
 
-def _pg() -> bool:
-    try:
-        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-        return True
-    except psycopg.Error:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _pg(), reason=f"no PostgreSQL at {PG_ADMIN}")
+pytestmark = needs_pg
 
 
 # --- what a leak looks like -------------------------------------------------------------------
@@ -219,11 +211,11 @@ def simulator() -> Iterator[Simulator]:
 def role() -> Iterator[str]:
     """A login role whose password is a canary (the server trusts 127.0.0.1: any password logs in)."""
     name = f"gruponos_t_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{PG_PASSWORD}'")
         conn.execute(f"GRANT CREATE ON DATABASE {conn.info.dbname} TO {name}")
     yield name
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(f"DROP OWNED BY {name} CASCADE")
         conn.execute(f"DROP ROLE {name}")
 
@@ -285,7 +277,7 @@ def case(simulator: Simulator, role: str, hook: Receiver, tmp_path: Path, prefec
         "GRUPONOS_FLOWS__WEBHOOK_URL": hook.url,
     }
     yield Case(data, env, schema, datetime.now(UTC))
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
@@ -345,7 +337,7 @@ def assert_server_clean(seen: Server) -> None:
 
 def run_log(case: Case) -> list[tuple[str, str | None]]:
     """The warehouse's run log (status, error) of the case's schema."""
-    with psycopg.connect(PG_ADMIN) as conn:
+    with psycopg.connect(PG_DSN) as conn:
         found = conn.execute("SELECT to_regclass(%s)", (f'"{case.schema}"._sync_runs',)).fetchone()
         if not found or found[0] is None:
             return []
@@ -450,48 +442,38 @@ def test_an_authentication_failure_writes_no_secret_anywhere(
         assert_server_clean(seen)
 
 
-class Gateway:
-    """An API gateway on loopback that refuses every request with 401 and, as some do, quotes
-    the ``Authorization`` header it was sent in its error body."""
+@pytest.fixture
+def gateway() -> Iterator[str]:
+    """The base URL of an API gateway on loopback that refuses every request with 401 and, as some
+    do, quotes the ``Authorization`` header it was sent in its (JSON) error body."""
 
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                sent = self.headers.get("Authorization", "")
-                body = json.dumps(
-                    {"code": "AUTHENTICATION_FAILED", "message": f"credentials refused (Authorization: {sent})"}
-                ).encode()
-                self.send_response(401)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    class Handler(BaseHTTPRequestHandler):
+        error_content_type = "application/json"
+        error_message_format = '{"code": "AUTHENTICATION_FAILED", "message": "credentials refused (%(explain)s)"}'
 
-            def log_message(self, *args: Any) -> None:
-                pass
+        def do_GET(self) -> None:
+            self.send_error(401, explain=f"Authorization: {self.headers.get('Authorization', '')}")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/local/wms/lgfapi/v10/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        def log_message(self, *args: Any) -> None:
+            pass
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/local/wms/lgfapi/v10/"
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.mark.parametrize("credentials", [WRONG_PASSWORD_ENV, WRONG_TOKEN_ENV], ids=["password", "token"])
 def test_a_gateway_quoting_the_credentials_in_its_refusal_leaks_none_of_them(
-    case: Case, hook: Receiver, prefect_api: str, credentials: dict[str, str], run: Run
+    case: Case, hook: Receiver, prefect_api: str, gateway: str, credentials: dict[str, str], run: Run
 ) -> None:
-    gateway = Gateway()
-    try:
-        ran = run("flow", GRUPONOS_WMS__BASE_URL=gateway.base_url, **credentials)
-    finally:
-        gateway.close()
+    ran = run("flow", GRUPONOS_WMS__BASE_URL=gateway, **credentials)
 
     assert ran.code == 1
     assert_no_canary(case, ran, hook)
-    assert "credentials refused (Authorization: " in ran.error, ran.error  # the quote is there, masked
+    scheme = "Bearer" if credentials.get("GRUPONOS_WMS__AUTH") == "bearer" else "Basic"
+    assert f"credentials refused (Authorization: {scheme} ***)" in ran.error, ran.error  # quoted, masked
     seen = settle(prefect_api, case.since, lambda s: _failed(s, hook, "credentials refused"))
     _assert_failure_seen(seen, hook, "credentials refused")
     assert_server_clean(seen)
@@ -533,7 +515,7 @@ def test_a_password_libpq_reads_as_written_still_connects(role: str, password: s
     try:
         PostgresWarehouse(dsn=f"postgresql://{role}:{password}@127.0.0.1:5432/test", schema=schema).close()
     finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
