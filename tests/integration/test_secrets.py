@@ -148,6 +148,8 @@ class Server:
 
 
 def read_server(api: str, since: datetime) -> Server:
+    """Flow runs created since ``since``, their task runs, every state of both, their artifacts,
+    and every log and event since ``since``."""
     seen = Server()
     with httpx.Client(base_url=api + "/", timeout=30) as http:
         runs = _pages(http, "flow_runs/filter", {"sort": "EXPECTED_START_TIME_DESC"})
@@ -185,9 +187,7 @@ def _pages(http: httpx.Client, path: str, body: dict[str, Any]) -> list[dict[str
 def settle(api: str, since: datetime, ready: Callable[[Server], bool], timeout: float = 45) -> Server:
     """The server's view once ``ready`` holds (logs, events and task runs arrive asynchronously)."""
     deadline = time.monotonic() + timeout
-    t = time.monotonic()
     while True:
-        print("SETTLE", time.monotonic() - t)
         seen = read_server(api, since)
         if ready(seen) or time.monotonic() > deadline:
             return seen
@@ -487,7 +487,7 @@ DSN_CASES = [
 
 
 @pytest.mark.parametrize(("dsn", "through"), DSN_CASES)
-def test_a_dsn_libpq_cannot_parse_is_one_short_error_without_the_dsn(
+def test_a_dsn_libpq_cannot_read_as_written_is_one_short_error_without_the_dsn(
     case: Case,
     hook: Receiver,
     role: str,
