@@ -76,19 +76,32 @@ def classify(exc: BaseException) -> Fault:
 
 
 def _checked(dsn: str) -> str:
-    """The DSN, if libpq can parse it; its secrets registered with ``redact``."""
+    """The DSN, if libpq reads it as written; its secrets registered with ``redact``."""
     try:
         parts = conninfo_to_dict(dsn)
     except (psycopg.Error, ValueError):  # ValueError: a '%' escape that is not UTF-8
+        parts = None
+    if parts is None or _misread(dsn):
         raise WarehouseError(
-            "GRUPONOS_WAREHOUSE__DSN is not a connection string PostgreSQL's libpq can read (a space in a URI, "
-            "'%' not followed by two hex digits, an unclosed '[' of an IPv6 host…): percent-encode the special "
-            "characters of the password",
+            "GRUPONOS_WAREHOUSE__DSN is not a connection string PostgreSQL's libpq can read as written (a space "
+            "in a URI, '%' not followed by two hex digits, an unclosed '[' of an IPv6 host, an '@' or '/' in the "
+            "password…): percent-encode the special characters of the password (@ %40, / %2F, space %20, % %25)",
             retryable=False,
         ) from None
     password = parts.get("password")
     register(dsn, password if isinstance(password, str) else None)
     return dsn
+
+
+def _misread(dsn: str) -> bool:
+    """A URI whose user information libpq would end early: an '@' or '/' left in the password makes
+    libpq read the rest of it as the host, port or database — and quote it in its errors."""
+    scheme, sep, rest = dsn.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres"):
+        return False
+    rest = rest.split("?", 1)[0]
+    ats = rest.count("@")
+    return ats > 1 or (ats == 1 and "@" not in rest.split("/", 1)[0])
 
 
 class PostgresWarehouse(Warehouse):

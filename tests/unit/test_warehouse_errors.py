@@ -118,6 +118,8 @@ def test_postgres_connection_refusals_without_sqlstate() -> None:
         "postgresql://loader:s3cret%zzpw@db.example/wh",  # '%' not followed by two hex digits
         "postgresql://loader:s3cret%ffpw@db.example/wh",  # an escape that is not UTF-8 (was a UnicodeDecodeError)
         "host=db.example password=pa ss-w0rd",  # conninfo with an unquoted space
+        "postgresql://loader:s3cret@ss-w0rd@db.example/wh",  # an '@' in the password: libpq takes the rest for the host
+        "postgresql://loader:s3cret/ss-w0rd@db.example/wh",  # a '/' in the password: the rest for the database
     ],
 )
 def test_a_dsn_libpq_cannot_parse_is_one_clear_error_that_quotes_nothing_of_it(dsn: str) -> None:
