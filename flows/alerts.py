@@ -22,6 +22,9 @@ def send(url: str, message: dict[str, Any]) -> bool:
     """POST the alert; True when the receiver accepted it (2xx). Never raises."""
     try:
         response = httpx.post(url, json=message, timeout=10)
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol):  # the URL itself (not shown: it may hold a token)
+        log.error("alert NOT sent: GRUPONOS_FLOWS__WEBHOOK_URL is not a usable http(s) URL")
+        return False
     except httpx.HTTPError as exc:
         log.error("alert NOT sent: the webhook did not answer (%s)", type(exc).__name__)
         return False
