@@ -194,7 +194,7 @@ class DuckDBWarehouse(Warehouse):
             return new, 0, 0
         counts = self._counts(cur, spec, source)
         stamp, drop, insert = DUCKDB.replace_sql(self.schema, spec, columns, source)
-        cur.execute(stamp, {"b_generation": generation})
+        cur.execute(stamp, {"b_generation": generation, "b_loaded_at": binds["b_loaded_at"]})
         cur.execute(drop)
         cur.execute(insert, binds)
         return counts

@@ -64,6 +64,7 @@ def test_rows_a_load_brings_back_from_deleted_are_counted_as_restored(wh: Wareho
     wh.load(SPEC, batch(range(1, 7)), [], second, generation="g2", checkpoint=None)
     assert wh.finish(SPEC, second, watermark=T0, generation="g2") == 4  # 7, 8, 9, 10 marked deleted
 
+    loaded = {r["id"]: r["_loaded_at"] for r in wh.rows(SPEC.name)}
     back = run("incremental")
     wh.start_run(back)
     same, older, newer = batch([7]), batch([8], shift=-timedelta(hours=1)), batch([9], shift=timedelta(hours=1))
@@ -72,8 +73,13 @@ def test_rows_a_load_brings_back_from_deleted_are_counted_as_restored(wh: Wareho
     incoming = type(same).from_pylist(rows, schema=SPEC.schema)
     counts = wh.load(SPEC, incoming, [], back, generation=back.run_id, checkpoint=None)
     assert (counts.inserted, counts.updated, counts.unchanged, counts.restored) == (1, 1, 2, 3)
+    restamped = {r["id"]: r["_loaded_at"] for r in wh.rows(SPEC.name)}
+    # every row that came back is a new load for whoever reads by _loaded_at (dbt's incremental
+    # models), the older copy of 8 included; a row not in the batch keeps its stamp
+    assert all(restamped[i] > loaded[i] for i in (7, 8, 9)) and restamped[1] == loaded[1]
     again = wh.load(SPEC, incoming, [], back, generation=back.run_id, checkpoint=None)
     assert again.restored == 0  # alive now: nothing left to restore
+    assert {r["id"]: r["_loaded_at"] for r in wh.rows(SPEC.name)}[8] == restamped[8]  # seen again, not reloaded
     wh.finish(SPEC, back, watermark=T0, generation=None)
 
     deleted = {r["id"]: r["_deleted_at"] for r in wh.rows(SPEC.name)}

@@ -195,14 +195,25 @@ def test_adding_a_column_is_a_no_op_when_it_exists(d: Dialect) -> None:
     assert column.this.name == "restored" and column.args.get("exists") is True  # IF NOT EXISTS
 
 
+def assert_revival(case: exp.Expression, dialect: str) -> None:
+    """An older copy of a row marked deleted brings it back with the load's time, else the
+    stamp stays (readers of new loads, dbt's incremental models, must see the row return)."""
+    assert isinstance(case, exp.Case)
+    (rule,) = case.args["ifs"]
+    assert rule.this.sql("duckdb") == 'NOT t."_deleted_at" IS NULL'
+    assert [p.name for p in rule.args["true"].find_all(exp.Placeholder)] == ["b_loaded_at"]
+    assert case.args["default"].sql(dialect) == 't."_loaded_at"'
+
+
 def test_duckdb_replaces_rows_by_stamping_older_deleting_newer_and_inserting_the_rest() -> None:
     spec = entity("allocation")
     columns = spec.schema.names
     stamp, drop, insert = (parse(s, "duckdb") for s in DUCKDB.replace_sql(SCHEMA, spec, columns, "stage"))
     assert {target(t) for t in (stamp, drop, insert)} == {"allocation"}
     stamped = {k: type(v) for k, v in assignments(stamp).items()}
-    assert stamped == {"_seen_run": exp.Placeholder, "_deleted_at": exp.Null}
-    assert binds(stamp) == ["b_generation"] and binds(drop) == []
+    assert stamped == {"_loaded_at": exp.Case, "_seen_run": exp.Placeholder, "_deleted_at": exp.Null}
+    assert_revival(assignments(stamp)["_loaded_at"], "duckdb")
+    assert binds(stamp) == ["b_loaded_at", "b_generation"] and binds(drop) == []
     for tree, compare in ((stamp, exp.LT), (drop, exp.GTE)):  # older stamped; newer-or-equal replaced
         where = tree.args["where"]
         assert join_keys(where) == {("id", "id")}
@@ -235,7 +246,8 @@ def test_postgres_merge_updates_newer_or_equal_rows_and_stamps_every_match() -> 
     assert isinstance(condition, exp.GTE) and condition.this.name == condition.expression.name == "mod_ts"
     assert list(assignments(newer.args["then"])) == [c for c in columns if c != "id"] + META[:3] + ["_deleted_at"]
     assert other.args.get("condition") is None
-    assert list(assignments(other.args["then"])) == ["_seen_run", "_deleted_at"]
+    assert list(assignments(other.args["then"])) == ["_loaded_at", "_seen_run", "_deleted_at"]
+    assert_revival(assignments(other.args["then"])["_loaded_at"], "postgres")
     assert inserted_columns(tree) == [*columns, "_loaded_at", "_run_id", "_seen_run"]
     assert set(binds(tree)) == {"b_loaded_at", "b_run_id", "b_generation"}
 

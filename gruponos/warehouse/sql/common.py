@@ -317,6 +317,13 @@ class Dialect:
             return f"{prefix}{self.ident(spec.primary_key)}"
         return f"{prefix}{self.ident(spec.replication_key)} DESC"
 
+    def revived(self, alias: str = "") -> str:
+        """``_loaded_at`` of a row only seen again (an older or equal copy): the load's time when the
+        row was marked deleted (it comes back, and whoever reads new loads must see it), else as it was."""
+        prefix = f"{alias}." if alias else ""
+        loaded, gone = self.ident("_loaded_at"), self.ident("_deleted_at")
+        return f"CASE WHEN {prefix}{gone} IS NOT NULL THEN {self.ts('b_loaded_at')} ELSE {prefix}{loaded} END"
+
     def counts_sql(self, schema: str, spec: EntitySpec, source: str) -> str:
         """Of the staged rows (``source``, one per id): how many are new, how many update the stored
         row (``changed``), how many bring back a row marked deleted."""

@@ -43,15 +43,17 @@ class DuckDBDialect(Dialect):
     def replace_sql(self, schema: str, spec: EntitySpec, columns: Sequence[str], source: str) -> tuple[str, str, str]:
         """The MERGE's effect as three statements (run in one transaction).
 
-        Rows whose incoming ``mod_ts`` is older are only stamped seen (``b_generation``); rows it
+        Rows whose incoming ``mod_ts`` is older are only stamped seen (``b_generation``; a row
+        marked deleted comes back with ``b_loaded_at``); rows it
         replaces (newer or equal) are deleted and inserted again (``b_loaded_at``,
         ``b_run_id``, ``b_generation``); new ids are inserted.
         """
         pk, wins = self.ident(spec.primary_key), self.wins(spec)
         target = self.table(schema, spec.name)
-        seen, gone = self.ident("_seen_run"), self.ident("_deleted_at")
+        seen, gone, loaded = self.ident("_seen_run"), self.ident("_deleted_at"), self.ident("_loaded_at")
         return (
-            f"UPDATE {target} AS t SET {seen} = $b_generation, {gone} = NULL FROM {source} AS s "
+            f"UPDATE {target} AS t SET {loaded} = {self.revived('t')}, {seen} = $b_generation, {gone} = NULL "
+            f"FROM {source} AS s "
             f"WHERE t.{pk} = s.{pk} AND {self.loses(spec)}",
             f"DELETE FROM {target} AS t USING {source} AS s WHERE t.{pk} = s.{pk}" + (f" AND {wins}" if wins else ""),
             self.insert_sql(schema, spec, columns, source) + f" ANTI JOIN {target} AS t ON t.{pk} = s.{pk}",

@@ -134,7 +134,7 @@ class OracleDialect(Dialect):
             f"t.{i(c)} = CASE WHEN {newer} THEN s.{i(c)} ELSE t.{i(c)} END" for c in columns if c != spec.primary_key
         ]
         sets += [
-            f"t.{loaded} = CASE WHEN {newer} THEN {self.ts('b_loaded_at')} ELSE t.{loaded} END",
+            f"t.{loaded} = CASE WHEN {newer} OR t.{gone} IS NOT NULL THEN {self.ts('b_loaded_at')} ELSE t.{loaded} END",
             f"t.{run} = CASE WHEN {newer} THEN :b_run_id ELSE t.{run} END",
             f"t.{seen} = :b_generation",
             f"t.{gone} = NULL",

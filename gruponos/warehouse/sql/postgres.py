@@ -53,7 +53,11 @@ class PostgresDialect(Dialect):
         data = [i(c) for c in columns]
         loaded, run, seen, gone = i("_loaded_at"), i("_run_id"), i("_seen_run"), i("_deleted_at")
         sets = ", ".join(f"{c} = s.{c}" for c in data if c != pk)
-        older = f"WHEN MATCHED THEN UPDATE SET {seen} = %(b_generation)s, {gone} = NULL\n" if wins else ""
+        older = (
+            f"WHEN MATCHED THEN UPDATE SET {loaded} = {self.revived('t')}, {seen} = %(b_generation)s, {gone} = NULL\n"
+            if wins
+            else ""
+        )
         return (
             f"MERGE INTO {self.table(schema, spec.name)} AS t USING {source} AS s ON t.{pk} = s.{pk}\n"
             f"WHEN MATCHED{f' AND {wins}' if wins else ''} THEN UPDATE SET {sets}, "
