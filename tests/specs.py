@@ -1,5 +1,6 @@
 """Entity specs for tests that run without a WMS: derived from describe answers written down in
-``tests/fixtures/describe.json`` (the eight entities gruponos first synced, their real field names)."""
+``tests/fixtures/describe.json`` (the eight entities gruponos first synced, their real field names).
+``read_by_dbt`` adds, from a tenant's describe, the inbound entities the dbt project reads too."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from gruponos.catalog import discover
 from gruponos.entities import EntitySpec, derive
+from gruponos.settings import SyncSettings
+from gruponos.wms import WmsClient
 
 DESCRIBE: dict[str, Any] = json.loads((Path(__file__).parent / "fixtures" / "describe.json").read_text())
 NAMES = tuple(DESCRIBE)
@@ -21,3 +25,13 @@ def spec(name: str) -> EntitySpec:
 
 
 CATALOG: dict[str, EntitySpec] = {name: spec(name) for name in NAMES}
+
+# The inbound entities the dbt project's models read beyond the eight (no describe of theirs is
+# written down: their specs come from the tenant's).
+INBOUND = ("purchase_order_hdr", "purchase_order_dtl", "ib_shipment", "ib_shipment_dtl", "container", "ib_container")
+
+
+def read_by_dbt(wms: WmsClient) -> dict[str, EntitySpec]:
+    """Every entity the dbt project's models read: the eight written-down specs, and the inbound
+    ones derived from ``wms``'s describe as a run derives them."""
+    return CATALOG | dict(discover(wms, SyncSettings(), INBOUND).specs)

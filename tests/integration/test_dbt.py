@@ -29,20 +29,27 @@ from returns.unsafe import unsafe_perform_io
 
 from gruponos import dbt_runner
 from gruponos import settings as settings_module
+from gruponos.entities import EntitySpec
 from gruponos.pipeline import Context, sync_entity
 from gruponos.simulator import Simulator
 from gruponos.warehouse import connect
 from gruponos.wms import WmsClient
-from tests.specs import CATALOG
-from tests.specs import spec as entity
+from tests.specs import read_by_dbt
 
 pytestmark = pytest.mark.slow
 
 SEEDS = dbt_runner.PROJECT_DIR / "seeds"
 SCHEMA = "analytics"
 # rows the WMS forgets after the first full sync: the second one marks them deleted
-# (plus the location of inventory record 20, so stock points at a vanished location)
-FORGOTTEN = {"allocation": [3, 50, 51, 400], "inventory": [7, 8], "location": []}
+# (plus the location of inventory record 20, so stock points at a vanished location, and
+# on the inbound side an ASN line and a container received for two purchase order lines)
+FORGOTTEN = {
+    "allocation": [3, 50, 51, 400],
+    "inventory": [7, 8],
+    "location": [],
+    "ib_shipment_dtl": [],
+    "container": [],
+}
 MODELS = [
     "stg_wms__allocation",
     "stg_wms__order_hdr",
@@ -51,6 +58,12 @@ MODELS = [
     "stg_wms__location",
     "stg_wms__inventory",
     "stg_wms__facility",
+    "stg_wms__purchase_order_hdr",
+    "stg_wms__purchase_order_dtl",
+    "stg_wms__ib_shipment",
+    "stg_wms__ib_shipment_dtl",
+    "stg_wms__ib_container",
+    "stg_wms__container",
     "int_allocation_lifecycle",
     "int_order_lines_enriched",
     "fct_allocation_performance",
@@ -58,6 +71,7 @@ MODELS = [
     "fct_inventory_position",
     "dim_items",
     "dim_locations",
+    "fct_inbound_receipts",
 ]
 
 
@@ -67,6 +81,7 @@ class Built:
 
     sim: Simulator
     cfg: settings_module.Settings
+    specs: dict[str, EntitySpec]  # every entity the models read
     root: Path
     build: dbtRunnerResult
     rows: dict[str, dict[int, dict[str, Any]]]  # the tenant's records at build time, by id
@@ -78,13 +93,15 @@ class Built:
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def sync_all(cfg: settings_module.Settings, mode: str, names: list[str] | None = None) -> None:
+def sync_all(
+    cfg: settings_module.Settings, specs: dict[str, EntitySpec], mode: str, names: list[str] | None = None
+) -> None:
     wh = connect(cfg.warehouse)
     try:
         with WmsClient(cfg.wms) as wms:
-            for name in names or list(CATALOG):
+            for name in names or list(specs):
                 ctx = Context(settings=cfg, wms=wms, warehouse=wh)
-                result = sync_entity(entity(name), mode, ctx)  # type: ignore[arg-type]
+                result = sync_entity(specs[name], mode, ctx)  # type: ignore[arg-type]
                 assert not isinstance(result, IOFailure), unsafe_perform_io(result.failure())
     finally:
         wh.close()
@@ -118,14 +135,25 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
             wms={"base_url": sim.base_url, "page_size": 500},
             warehouse={"kind": "duckdb", "path": str(path)},
         )
-        sync_all(cfg, "full")
+        with WmsClient(cfg.wms) as wms:
+            specs = read_by_dbt(wms)
+        sync_all(cfg, specs, "full")
         FORGOTTEN["location"] = [sim.tenant.rows("inventory", [20])[0]["location_id"]]
+        received = sorted(
+            (r for r in sim.tenant.rows("ib_shipment_dtl") if r["received_qty"] > 0), key=lambda r: r["po_dtl_id"]
+        )
+        FORGOTTEN["ib_shipment_dtl"] = [received[0]["id"]]
+        FORGOTTEN["container"] = [
+            c["id"]
+            for c in sim.tenant.rows("container")
+            if (c["rcvd_shipment_id"], c["container_nbr"]) == (received[1]["shipment_id"], received[1]["lpn_nbr"])
+        ]
         for name, ids in FORGOTTEN.items():
             sim.delete(name, ids)
-        sync_all(cfg, "full", list(FORGOTTEN))
+        sync_all(cfg, specs, "full", list(FORGOTTEN))
         result = dbt(["build"], cfg, root)
-        rows = {name: {r["id"]: r for r in sim.tenant.rows(name)} for name in CATALOG}
-        yield Built(sim=sim, cfg=cfg, root=root, build=result, rows=rows)
+        rows = {name: {r["id"]: r for r in sim.tenant.rows(name)} for name in specs}
+        yield Built(sim=sim, cfg=cfg, specs=specs, root=root, build=result, rows=rows)
 
 
 # --- expectations, from the tenant's records and the seeds only --------------------------
@@ -183,10 +211,11 @@ def test_build_runs_every_model_snapshot_seed_and_test(built: Built) -> None:
     assert {"assert_packed_qty_not_above_allocated_qty", "assert_fill_rate_between_0_and_1"} <= set(statuses)
     bad = {name: s for name, s in statuses.items() if s not in ("success", "pass", "warn")}
     assert not bad, bad
-    # the forgotten inventory and location leave dangling references: warnings, not errors
+    # the forgotten inventory, location and container leave dangling references: warnings, not errors
     warned = {name for name, s in statuses.items() if s == "warn"}
     assert any(n.startswith("relationships_where_stg_wms__allocation_from_inventory_id") for n in warned), warned
     assert any(n.startswith("relationships_where_stg_wms__inventory_location_id") for n in warned), warned
+    assert any(n.startswith("relationships_where_stg_wms__ib_container_container_id") for n in warned), warned
 
 
 def test_every_model_documents_exactly_its_columns(built: Built) -> None:
@@ -366,6 +395,52 @@ def test_top_facilities_ranks_by_packed_over_allocated_units(built: Built) -> No
     assert all(close(t.fulfillment_rate, r) for t, (r, _) in zip(top, rates, strict=False))
 
 
+def test_inbound_receipts_match_the_wms_records(built: Built) -> None:
+    """Per purchase order line: ordered, shipped and received units over its ASN lines, and
+    dock-to-stock from its received containers (the LPNs of its ASN lines received on their ASN)."""
+    statuses = seed("wms_purchase_order_statuses")
+    asn_lines: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for a in built.rows["ib_shipment_dtl"].values():
+        if a["po_dtl_id"] is not None:
+            asn_lines[a["po_dtl_id"]].append(a)
+    received = {
+        (c["rcvd_shipment_id"], c["container_nbr"]): c for c in built.rows["container"].values() if c["rcvd_ts"]
+    }
+    mart = {r["po_dtl_id"]: r for r in built.query(f"select * from {SCHEMA}.fct_inbound_receipts")}
+    assert set(mart) == set(built.rows["purchase_order_dtl"])
+    timed = waiting = 0
+    for line_id, line in built.rows["purchase_order_dtl"].items():
+        row, asns = mart[line_id], asn_lines[line_id]
+        order = built.rows["purchase_order_hdr"][line["po_id"]]
+        boxes = {c["id"]: c for a in asns if (c := received.get((a["shipment_id"], a["lpn_nbr"])))}
+        put_away = [c["first_putaway_ts"] for c in boxes.values() if c["first_putaway_ts"] is not None]
+        shipped, got = sum(a["shipped_qty"] for a in asns), sum(a["received_qty"] for a in asns)
+        assert (row["facility_id"], row["vendor_id"], row["item_id"]) == (
+            order["facility_id"],
+            order["vendor_id"],
+            line["item_id"],
+        )
+        assert row["status_label"] == statuses[line["status_id"]]["status_label"]
+        assert row["is_cancelled"] == int(flag(statuses, line["status_id"], "is_cancelled"))
+        assert (row["ordered_qty"], row["asn_line_count"], row["shipped_qty"], row["received_qty"]) == (
+            line["ord_qty"],
+            len(asns),
+            shipped,
+            got,
+        )
+        assert close(row["fill_rate"], float(got / line["ord_qty"]) if line["ord_qty"] else None)
+        assert (row["received_container_count"], row["put_away_container_count"]) == (len(boxes), len(put_away))
+        first = min((c["rcvd_ts"] for c in boxes.values()), default=None)
+        assert (row["first_received_at"], row["last_put_away_at"]) == (first, max(put_away, default=None))
+        if first is None or len(put_away) < len(boxes):
+            assert row["dock_to_stock_hours"] is None, line_id
+            waiting += got > 0  # received units whose container is gone or not put away
+            continue
+        timed += 1
+        assert close(row["dock_to_stock_hours"], (max(put_away) - first).total_seconds() / 3600, 1e-6), line_id
+    assert timed and waiting  # the tenant has both kinds (the forgotten container makes one wait)
+
+
 # --- history, freshness, docs -----------------------------------------------------------------
 
 
@@ -395,24 +470,31 @@ def test_source_freshness_reads_its_thresholds_from_the_project_vars(built: Buil
         db.execute("update wms_raw.item set _loaded_at = _loaded_at - interval 5 hour")
         db.execute("update wms_raw.location set _loaded_at = _loaded_at - interval 4 day")
         db.execute("update wms_raw.inventory set _loaded_at = _loaded_at - interval 9 day")
+        db.execute("update wms_raw.purchase_order_dtl set _loaded_at = _loaded_at - interval 3 hour")
+        db.execute("update wms_raw.container set _loaded_at = _loaded_at - interval 5 hour")
 
-    def freshness(*args: str) -> dict[str, str]:
-        result = dbt(["source", "freshness", *args], cfg, tmp_path)
+    def freshness(names: list[str], *args: str) -> dict[str, str]:
+        selected = [f"source:wms.{name}" for name in names]
+        result = dbt(["source", "freshness", "--select", *selected, *args], cfg, tmp_path)
         assert isinstance(result.result, FreshnessResult), result.exception
         assert not result.success
         # the project's on-run-start hook (incremental_marks) reports too: only the sources count
         return {r.node.name: str(r.status) for r in result.result.results if r.node.resource_type == "source"}
 
-    assert freshness() == {
+    # every synced source (the other sources' tables do not exist in this warehouse)
+    assert freshness(list(built.specs)) == dict.fromkeys(built.specs, "pass") | {
         "order_hdr": "warn",  # operational: warn after 2 h, error after 4 h
         "allocation": "error",
-        "order_dtl": "pass",
-        "item": "pass",  # master data: warn after 72 h, error after 192 h
-        "location": "warn",
+        "purchase_order_dtl": "warn",
+        "container": "error",
+        "location": "warn",  # master data: warn after 72 h, error after 192 h
         "inventory": "error",
-        "facility": "pass",
     }
-    later = freshness("--vars", "{freshness_warn_hours_master: 100, freshness_error_hours_master: 300}")
+    later = freshness(
+        ["location", "inventory", "allocation"],
+        "--vars",
+        "{freshness_warn_hours_master: 100, freshness_error_hours_master: 300}",
+    )
     assert (later["location"], later["inventory"], later["allocation"]) == ("pass", "warn", "error")
 
 
@@ -425,7 +507,7 @@ def test_snapshot_keeps_the_previous_status_of_changed_orders_and_closes_deleted
     changes = built.sim.advance(minutes=60, modify=0.2, insert=0, entities=["order_hdr"])
     changed = changes.modified["order_hdr"]
     assert changed
-    sync_all(built.cfg, "incremental", ["order_hdr"])
+    sync_all(built.cfg, built.specs, "incremental", ["order_hdr"])
     result = dbt(["snapshot", "--select", "snap_wms__order_hdr_status"], built.cfg, tmp_path)
     assert result.success, result.exception
     now = {r["id"]: r for r in built.sim.tenant.rows("order_hdr")}
@@ -449,7 +531,7 @@ def test_snapshot_keeps_the_previous_status_of_changed_orders_and_closes_deleted
     # orders gone from the WMS: the full sync marks them deleted, the snapshot closes them
     gone = sorted(now)[:3]
     built.sim.delete("order_hdr", gone)
-    sync_all(built.cfg, "full", ["order_hdr"])
+    sync_all(built.cfg, built.specs, "full", ["order_hdr"])
     result = dbt(["snapshot", "--select", "snap_wms__order_hdr_status"], built.cfg, tmp_path)
     assert result.success, result.exception
     deleted_at = {

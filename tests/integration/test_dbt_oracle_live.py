@@ -32,8 +32,7 @@ from gruponos.pipeline import Context, sync_entity  # noqa: E402
 from gruponos.simulator import Simulator  # noqa: E402
 from gruponos.warehouse import connect  # noqa: E402
 from gruponos.wms import WmsClient  # noqa: E402
-from tests.specs import CATALOG  # noqa: E402
-from tests.specs import spec as entity  # noqa: E402
+from tests.specs import read_by_dbt  # noqa: E402
 
 USER = os.environ.get("GRUPONOS_TEST_ORACLE_USER") or ""
 PASSWORD = os.environ.get("GRUPONOS_TEST_ORACLE_PASSWORD") or ""
@@ -53,12 +52,13 @@ def test_dbt_build_on_oracle_builds_every_mart_from_the_synced_tenant(tmp_path: 
         wh = connect(cfg.warehouse)
         try:
             with WmsClient(cfg.wms) as wms:
-                for name in CATALOG:
-                    result = sync_entity(entity(name), "full", Context(settings=cfg, wms=wms, warehouse=wh))
+                for spec in read_by_dbt(wms).values():
+                    result = sync_entity(spec, "full", Context(settings=cfg, wms=wms, warehouse=wh))
                     assert not isinstance(result, IOFailure), unsafe_perform_io(result.failure())
         finally:
             wh.close()
         orders, items = sim.tenant.count("order_hdr"), sim.tenant.count("item")
+        po_lines = sim.tenant.count("purchase_order_dtl")
 
     build = dbt_runner.invoke(["build"], cfg, target_path=tmp_path / "target", log_path=tmp_path / "logs")
     assert build.success, build.exception
@@ -70,5 +70,7 @@ def test_dbt_build_on_oracle_builds_every_mart_from_the_synced_tenant(tmp_path: 
         assert cur.fetchone() == (orders,)
         cur.execute("select count(*) from dim_items")
         assert cur.fetchone() == (items,)
+        cur.execute("select count(*) from fct_inbound_receipts")
+        assert cur.fetchone() == (po_lines,)
         cur.execute("select count(*) from fct_order_fulfillment where fill_rate < 0 or fill_rate > 1")
         assert cur.fetchone() == (0,)
