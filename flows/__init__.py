@@ -32,12 +32,12 @@ __all__ = [
 ]
 
 _HOMES = {
-    "dbt_build": "flows.dbt_build",
+    "dbt_build": "flows.marts",
     "full_sync": "flows.sync",
     "health_check": "flows.health",
     "incremental_sync": "flows.sync",
     "master_data": "flows.sync",
-    "meltano_run": "flows.meltano_run",
+    "meltano_run": "flows.meltano_jobs",
     "sync_one_entity": "flows.sync",
 }
 

@@ -117,7 +117,7 @@ def _sync(
     dbt_result: str | None = None
     dbt_failed = False
     if run_dbt and not failures:
-        from flows.dbt_build import build  # dbt only when it runs
+        from flows.marts import build  # dbt only when it runs
 
         dbt_result, dbt_failed = build(cfg, threads=dbt_threads, per_node=dbt_nodes)
     publish(f"{flow_run.flow_name}-{env}".replace("_", "-"), f"{title} ({env})", outcomes, cfg, dbt=dbt_result)
