@@ -4,6 +4,7 @@ warehouse the settings describe, how to run it, and one read of its marts for th
     cfg = settings.load()
     result = dbt_runner.invoke(["build"], cfg)          # dbtRunner, in this process
     if not result.success: ...
+    result = dbt_runner.production_build(cfg)           # the build after a sync (see there)
     for row in dbt_runner.top_facilities(cfg.warehouse.path):
         print(row.facility_code, row.fulfillment_rate)
 
@@ -15,12 +16,20 @@ Or with any other dbt runner (PrefectDbtRunner, a subprocess)::
 The profile (``transform/profiles.yml``) takes every value from environment variables;
 :func:`dbt_env` builds them from the settings, with the DuckDB path made absolute (dbt
 resolves relative paths against the working directory, not the project).
+
+A build that reads the sources (``build``, ``run``, ``test``, ``snapshot``) leaves out every
+declared source whose raw table the warehouse does not have (an entity never synced) and
+what is built on it, and logs which (:func:`missing_sources`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
 import re
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,20 +48,29 @@ if TYPE_CHECKING:
 __all__ = [
     "PROJECT_DIR",
     "TARGETS",
+    "TEST_SCOPE",
     "DbtEnv",
     "FacilityFulfillment",
+    "build_args",
     "dbt_args",
     "dbt_env",
     "dbt_target",
+    "declared_sources",
     "environment",
     "failures",
     "freshness_hours",
     "invoke",
+    "missing_sources",
+    "production_build",
+    "record_state",
     "release_duckdb",
+    "source_exclusions",
     "summary",
     "top_facilities",
     "work_dir",
 ]
+
+log = logging.getLogger(__name__)
 
 # The dbt project, and its profiles.yml, beside the package in a source checkout.
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "transform"
@@ -62,6 +80,20 @@ TARGETS: dict[str, str] = {"duckdb": "local", "oracle": "oracle", "postgres": "p
 
 # The schema the models are built in when none is given (Oracle: the user's own schema).
 DEFAULT_SCHEMA = "analytics"
+
+# The variable that tells the project's tests which rows to read (macros/incremental.sql):
+# "window" (the rows the build changed), "all" (every row, and the window moves on).
+TEST_SCOPE = "GRUPONOS_DBT__TEST_SCOPE"
+
+# Node types the production build leaves out: unit tests check the SQL, not the data, and
+# run where the SQL changes (CI: tests/integration/test_dbt.py runs a plain `dbt build`).
+PRODUCTION_EXCLUDES = ("--exclude-resource-type", "unit_test")
+
+# A model, snapshot or test reading a raw table: source('wms', 'allocation').
+_READS_SOURCE = re.compile(r"""source\(\s*['"]wms['"]\s*,\s*['"](\w+)['"]\s*\)""")
+
+# dbt commands that read the sources (and fail on a missing raw table).
+_READS_SOURCES = frozenset({"build", "run", "test", "snapshot"})
 
 _SECRET_MARKERS = ("PASSWORD", "DSN")  # an Oracle DSN may embed a password
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -152,8 +184,6 @@ def dbt_args(
     args += ["--target", dbt_target(settings)]
     overrides = _freshness_overrides(settings)
     if overrides:  # the same limits the health check applies
-        import json
-
         args += ["--vars", json.dumps({f"freshness_error_hours_{k}": v for k, v in overrides.items()})]
     if target_path is not None:
         args += ["--target-path", str(target_path)]
@@ -189,6 +219,7 @@ def invoke(
     schema: str | None = None,
     target_path: Path | str | None = None,
     log_path: Path | str | None = None,
+    exclude_missing: bool = True,
 ) -> dbtRunnerResult:
     """Run one dbt command in this process (dbt's ``dbtRunner``) against the settings' warehouse.
 
@@ -196,14 +227,17 @@ def invoke(
     ``["docs", "generate"]``); the project, profiles and target are added. The result's
     ``success`` is False when any node failed, and ``result`` holds every node's status
     (``exception`` when dbt itself broke). DuckDB is released afterwards (see
-    :func:`release_duckdb`).
+    :func:`release_duckdb`). A command that reads the sources leaves out the sources whose
+    raw table is missing (:func:`source_exclusions`) unless ``exclude_missing=False``.
     """
     from dbt.cli.main import dbtRunner  # dbt is slow to import: only when dbt runs
 
     words = 1
     while words < len(args) and not args[words].startswith("-"):
         words += 1  # "docs generate", "source freshness"
-    command, extra = " ".join(args[:words]), args[words:]
+    command, extra = " ".join(args[:words]), list(args[words:])
+    if exclude_missing and command in _READS_SOURCES:
+        extra += source_exclusions(settings)
     work = work_dir(settings)
     full = dbt_args(
         command, settings, *extra, target_path=target_path or work / "target", log_path=log_path or work / "logs"
@@ -215,13 +249,168 @@ def invoke(
         release_duckdb()
 
 
+def production_build(
+    settings: Settings,
+    *,
+    full_refresh: bool = False,
+    threads: int | None = None,
+    schema: str | None = None,
+    target_path: Path | str | None = None,
+    log_path: Path | str | None = None,
+) -> dbtRunnerResult:
+    """The ``dbt build`` a sync runs after loading (or, ``full_refresh``, the full rebuild).
+
+    Both leave out the unit tests (:data:`PRODUCTION_EXCLUDES`). After a sync, the build
+    (:func:`build_args`) also leaves out the seeds and views whose definition has not changed
+    since its last successful build, and its data tests read only the rows it changed
+    (``GRUPONOS_DBT__TEST_SCOPE=window``, see ``transform/macros/incremental.sql``). The full
+    rebuild runs every seed, model, snapshot and data test over every row.
+    """
+    target = Path(target_path or work_dir(settings) / "target")
+    skipped = source_exclusions(settings)
+    args = build_args(settings, full_refresh=full_refresh, schema=schema, target_path=target, skipped=skipped)
+    if threads:
+        args += ["--threads", str(threads)]
+    saved = os.environ.get(TEST_SCOPE)
+    os.environ[TEST_SCOPE] = "all" if full_refresh else "window"
+    try:
+        result = invoke(args, settings, schema=schema, target_path=target, log_path=log_path, exclude_missing=False)
+    finally:
+        if saved is None:
+            os.environ.pop(TEST_SCOPE, None)
+        else:
+            os.environ[TEST_SCOPE] = saved
+    record_state(settings, result.success, schema=schema, target_path=target, skipped=skipped)
+    return result
+
+
+def build_args(
+    settings: Settings,
+    *,
+    full_refresh: bool = False,
+    schema: str | None = None,
+    target_path: Path | str | None = None,
+    skipped: Sequence[str] = (),
+) -> list[str]:
+    """The production build's command and options (``dbt build ...``; see :func:`production_build`).
+
+    ``skipped``: :func:`source_exclusions`, appended. Seeds and views are left out only when
+    they are unchanged since the last successful production build into the same schema, with
+    the same sources skipped (dbt's ``state:unmodified`` against that build's manifest, which
+    :func:`record_state` keeps); their data tests still run (indirect selection ``empty``),
+    but the seeds' own tests, which read nothing else, do not.
+    """
+    args = ["build", *PRODUCTION_EXCLUDES]
+    if full_refresh:
+        return [*args, "--full-refresh", *skipped]
+    state = _state_dir(settings, schema, Path(target_path or work_dir(settings) / "target"))
+    try:
+        same = (state / "skipped.json").read_text() == json.dumps(list(skipped))
+    except OSError:
+        same = False
+    if same and (state / "manifest.json").is_file():
+        args += ["--state", str(state), "--indirect-selection", "empty"]
+        args += ["--exclude", "path:seeds,state:unmodified", "config.materialized:view,state:unmodified"]
+        args += list(skipped[1:])  # more --exclude values
+    else:
+        args += list(skipped)
+    return args
+
+
+def record_state(
+    settings: Settings,
+    success: bool,
+    *,
+    schema: str | None = None,
+    target_path: Path | str,
+    skipped: Sequence[str] = (),
+) -> None:
+    """Keep the manifest of a successful production build (what :func:`build_args` compares
+    with) and the sources it skipped; forget both after a failure, so the next build runs
+    every seed and view again."""
+    state = _state_dir(settings, schema, Path(target_path))
+    shutil.rmtree(state, ignore_errors=True)
+    if not success:
+        return
+    state.mkdir(parents=True)
+    shutil.copyfile(Path(target_path) / "manifest.json", state / "manifest.json")
+    (state / "skipped.json").write_text(json.dumps(list(skipped)))
+
+
+def _state_dir(settings: Settings, schema: str | None, target_path: Path) -> Path:
+    """Where the last production build's manifest is kept: beside ``target/``, one per warehouse and schema."""
+    wh = settings.warehouse
+    where = str(Path(wh.path).expanduser().resolve()) if wh.kind == "duckdb" else wh.secret_dsn()
+    key = "|".join((dbt_target(settings), where, wh.db_schema, schema or ""))
+    return target_path.parent / "state" / hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def declared_sources() -> list[str]:
+    """The raw tables the dbt project declares (``models/staging/__sources.yml``, source ``wms``)
+    and reads (a ``source('wms', ...)`` in its SQL); the sync's own control tables (declared
+    with an ``identifier``) left out."""
+    import yaml  # type: ignore[import-untyped]
+
+    document = yaml.safe_load((PROJECT_DIR / "models" / "staging" / "__sources.yml").read_text())
+    read = {
+        match.group(1)
+        for path in PROJECT_DIR.glob("[!.]*/**/*.sql")
+        for match in _READS_SOURCE.finditer(path.read_text())
+    }
+    return [
+        str(table["name"])
+        for source in document.get("sources") or []
+        if source.get("name") == "wms"
+        for table in source.get("tables") or []
+        if "identifier" not in table and table["name"] in read
+    ]
+
+
+def missing_sources(settings: Settings) -> dict[str, str]:
+    """The declared sources whose raw table the settings' warehouse lacks, each with why.
+
+    An entity nobody synced (left out of the selection) has no raw table, and dbt would fail
+    on its staging view. Empty when the warehouse cannot be opened (dbt then says why).
+    """
+    from gruponos.errors import WarehouseError
+    from gruponos.warehouse import connect
+
+    try:
+        warehouse = connect(settings.warehouse)
+    except WarehouseError as exc:
+        log.warning("dbt: could not look for missing raw tables: %s", exc)
+        return {}
+    missing = {}
+    try:
+        for name in declared_sources():
+            table = warehouse.table(name)
+            try:
+                warehouse.query(f"SELECT 1 FROM {table} WHERE 1 = 0")
+            except WarehouseError as exc:
+                if exc.retryable:
+                    log.warning("dbt: could not look for the raw table %s: %s", table, exc)
+                    continue
+                missing[name] = f"no raw table {table} in the warehouse (the entity was never synced)"
+    finally:
+        warehouse.close()
+    return missing
+
+
+def source_exclusions(settings: Settings) -> list[str]:
+    """``--exclude source:wms.<entity>+`` for each source :func:`missing_sources` finds, each logged."""
+    missing = missing_sources(settings)
+    for name, why in missing.items():
+        log.warning("dbt: source wms.%s and everything built on it skipped: %s", name, why)
+    return ["--exclude", *(f"source:wms.{name}+" for name in missing)] if missing else []
+
+
 def freshness_hours(settings: Settings) -> dict[str, float]:
     """The freshness error limits in hours by sync class (``operational``, ``master``).
 
     One home: the dbt project's vars (``freshness_error_hours_*``), which its sources read;
     ``GRUPONOS_FLOWS__FRESHNESS_HOURS_*`` override them here and in dbt (:func:`dbt_args`).
     """
-    import yaml  # type: ignore[import-untyped]
+    import yaml
 
     project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
     limits = {kind: float(project["vars"][f"freshness_error_hours_{kind}"]) for kind in ("operational", "master")}

@@ -6,6 +6,11 @@ second run of the same entity fails at once, and a lock held by a process that d
 freed by the server with its session. Before each write the run checks that its lock's
 session is still alive.
 
+Each raw table carries two indexes for the incremental dbt builds, which find the rows a
+sync changed by the run that wrote them (``_run_id``) and by when a full sync found them gone
+(``_deleted_at``, read in UTC as the staging views read it): created with the table, or
+added to an existing one by its next load.
+
 The DSN is checked when the adapter is built: one libpq cannot parse gives a
 ``WarehouseError`` that quotes nothing of it (libpq's own message quotes the part it
 choked on, which may be the password).
@@ -33,6 +38,14 @@ from gruponos.warehouse.sql.postgres import POSTGRES, reserved_schema
 __all__ = ["PostgresWarehouse", "classify"]
 
 _CSV = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+
+# The raw tables' indexes: name suffix → indexed expression (the UTC form is the one the
+# staging views compute, transform/macros/cross_database.sql utc_timestamp, so the planner
+# matches it).
+_INDEXES = {
+    "run_id": '("_run_id")',
+    "deleted_at": """((cast(("_deleted_at") at time zone 'UTC' as timestamp)))""",
+}
 
 # SQLSTATE classes and codes that can heal: the connection, a conflict, resources, the server
 _RETRY_CLASSES = {
@@ -180,6 +193,12 @@ class PostgresWarehouse(Warehouse):
         # the session's staging table may have an older shape (this or another process evolved
         # the raw table since): the next load recreates it from the table as it is now
         cur.execute(POSTGRES.drop_stage_sql(spec))
+        for suffix, expression in _INDEXES.items():
+            name = POSTGRES.ident(f"{spec.name}__{suffix}")
+            cur.execute("SELECT to_regclass(%s)", [f"{POSTGRES.ident(self.schema)}.{name}"])
+            row = cur.fetchone()
+            if row is None or row[0] is None:  # checked first: CREATE INDEX IF NOT EXISTS locks the table
+                cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {self.table(spec.name)} {expression}")
 
     def _stage(self, cur: Any, spec: EntitySpec, batch: pa.RecordBatch) -> Staged:
         cur.execute(POSTGRES.stage_ddl(self.schema, spec))

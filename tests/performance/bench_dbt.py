@@ -3,21 +3,26 @@
     uv run python -m tests.performance.bench_dbt [--scale 1000000] [--pg-scale N] [--skip-postgres]
 
 Per warehouse (a DuckDB file; a fresh schema of this machine's PostgreSQL, dropped after):
-a full sync of every entity → ``dbt build`` (the first build creates every table) → the
+a full sync of every entity → the production build (the first creates every table) → the
 tenant's clock moves 60 minutes (1 % of the rows modified, 0.2 % inserted, 0.2 % deleted) →
-the 2-hourly incremental sync (the operational entities the models read) → ``dbt build`` (the
-incremental build) → ``dbt build --full-refresh`` (the full rebuild of the same data).
-Every dbt command runs in this process (``gruponos.dbt_runner.invoke``) after one
-``dbt parse``, so each timed command parses partially, as a worker's second run does.
-Printed per command: wall seconds, dbt's own ``elapsed_time`` (run_results.json) and the
-node seconds per kind (model, snapshot, seed, test, unit_test; summed over dbt's threads);
-then incremental / full rebuild, and the slowest nodes of both builds.
+the 2-hourly incremental sync (the operational entities the models read) → the production
+build a sync runs (``gruponos.dbt_runner.production_build``: incremental models, unchanged
+seeds and views left alone, data tests on the changed rows) → the full rebuild of the same
+data (``production_build(full_refresh=True)``: ``dbt build --full-refresh``, every data test
+over every row). Neither runs the unit tests (CI does); the exact dbt arguments of both are
+printed. Every dbt command runs in this process after one ``dbt parse``, so each timed
+command parses partially, as a worker's second run does.
+Printed per command: wall seconds, dbt's own ``elapsed_time`` (run_results.json), the node
+count and node seconds per kind (model, snapshot, seed, test; summed over dbt's threads);
+then incremental / full rebuild, and the slowest nodes of both builds. Each build's
+run_results.json is kept in the bench's temporary folder (printed).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 import time
 import uuid
@@ -61,20 +66,46 @@ def sync(cfg: settings.Settings, specs: dict[str, EntitySpec], names: list[str],
     return time.perf_counter() - started
 
 
-def dbt(args: list[str], cfg: settings.Settings, work: Path, schema: str) -> dict[str, Any]:
-    """One dbt command: wall seconds, dbt's elapsed seconds, node count, slowest nodes."""
+def ran(args: dict[str, Any]) -> str:
+    """The dbt command a build ran, from run_results.json's ``args``."""
+    words = [f"dbt {args['which']}"]
+    if args.get("full_refresh"):
+        words.append("--full-refresh")
+    words += [f"--exclude-resource-type {t}" for t in args.get("exclude_resource_types") or []]
+    if args.get("state"):
+        words.append("--state <last production build>")
+    if args.get("indirect_selection", "eager") != "eager":
+        words.append(f"--indirect-selection {args['indirect_selection']}")
+    if args.get("exclude"):
+        words.append("--exclude " + " ".join(args["exclude"]))
+    return " ".join(words)
+
+
+def dbt(label: str, cfg: settings.Settings, work: Path, schema: str, *, full_refresh: bool = False) -> dict[str, Any]:
+    """One production build: wall seconds, dbt's elapsed seconds, node count, slowest nodes, its arguments."""
     started = time.perf_counter()
-    result = dbt_runner.invoke(args, cfg, schema=schema, target_path=work / "target", log_path=work / "logs")
+    result = dbt_runner.production_build(
+        cfg, full_refresh=full_refresh, schema=schema, target_path=work / "target", log_path=work / "logs"
+    )
     wall = time.perf_counter() - started
     if not result.success:
-        raise SystemExit(f"dbt {' '.join(args)} failed: {result.exception}")
+        raise SystemExit(f"dbt build ({label}) failed: {result.exception or dbt_runner.failures(result)}")
+    shutil.copyfile(work / "target" / "run_results.json", work / f"run_results.{label}.json")
     run = json.loads((work / "target" / "run_results.json").read_text())
+    args = ran(run["args"])
     nodes = sorted(((r["execution_time"], r["unique_id"].split(".")[-1]) for r in run["results"]), reverse=True)
     by_type: dict[str, float] = {}
     for r in run["results"]:
         kind = r["unique_id"].split(".")[0]
         by_type[kind] = by_type.get(kind, 0.0) + r["execution_time"]
-    return {"wall": wall, "elapsed": run["elapsed_time"], "nodes": len(nodes), "slowest": nodes[:8], "by_type": by_type}
+    return {
+        "wall": wall,
+        "elapsed": run["elapsed_time"],
+        "nodes": len(nodes),
+        "slowest": nodes[:8],
+        "by_type": by_type,
+        "args": args,
+    }
 
 
 def bench(kind: str, scale: int) -> None:
@@ -93,7 +124,7 @@ def bench(kind: str, scale: int) -> None:
             operational = [name for name, spec in specs.items() if spec.incremental]
             print(f"  full sync of every entity: {sync(cfg, specs, list(specs), 'full'):.1f}s", flush=True)
             dbt_runner.invoke(["parse"], cfg, schema=schema, target_path=work / "target", log_path=work / "logs")
-            first = dbt(["build"], cfg, work, schema)
+            first = dbt("first", cfg, work, schema)
             print(
                 f"  dbt build (first, every table): {first['wall']:.1f}s wall, {first['elapsed']:.1f}s dbt", flush=True
             )
@@ -103,20 +134,22 @@ def bench(kind: str, scale: int) -> None:
             print(f"  (clock moved 60 minutes; allocations {counts})")
             seconds = sync(cfg, specs, operational, "incremental")
             print(f"  incremental sync of {', '.join(operational)}: {seconds:.1f}s")
-            incremental = dbt(["build"], cfg, work, schema)
-            full = dbt(["build", "--full-refresh"], cfg, work, schema)
+            incremental = dbt("incremental", cfg, work, schema)
+            full = dbt("full", cfg, work, schema, full_refresh=True)
     finally:
         if kind == "postgres":
             with psycopg.connect(PG_DSN, autocommit=True) as conn:
                 for name in (f"{schema}_raw", schema):
                     conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    for label, r in (("dbt build (incremental)", incremental), ("dbt build --full-refresh", full)):
+    for label, r in (("after the sync (tests: window)", incremental), ("full rebuild (tests: all rows)", full)):
         print(f"  {label:<32} {r['wall']:6.1f}s wall, {r['elapsed']:6.1f}s dbt, {r['nodes']} nodes")
+        print(f"    ran: {r['args']}")
         print("    node seconds by kind: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["by_type"].items())))
     print(f"  incremental / full rebuild: {incremental['wall'] / full['wall']:.0%} wall, "
           f"{incremental['elapsed'] / full['elapsed']:.0%} dbt")  # fmt: skip
     print("  slowest nodes, incremental: " + ", ".join(f"{n} {s:.2f}s" for s, n in incremental["slowest"]))
-    print("  slowest nodes, full rebuild: " + ", ".join(f"{n} {s:.2f}s" for s, n in full["slowest"]), flush=True)
+    print("  slowest nodes, full rebuild: " + ", ".join(f"{n} {s:.2f}s" for s, n in full["slowest"]))
+    print(f"  run_results.json of each build: {work}/run_results.*.json", flush=True)
 
 
 def main() -> None:

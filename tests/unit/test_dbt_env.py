@@ -105,3 +105,58 @@ def test_environment_sets_the_variables_for_the_block_only(monkeypatch: pytest.M
 def test_top_facilities_refuses_a_schema_that_is_not_an_identifier(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="invalid schema"):
         dbt_runner.top_facilities(tmp_path / "x.duckdb", schema='analytics"; drop table x; --')
+
+
+# --- the production build ---------------------------------------------------------------
+
+
+def kept_build(tmp_path: Path, skipped: list[str]) -> settings_module.Settings:
+    """Settings whose last production build (a manifest in ``tmp_path/target``) succeeded."""
+    settings = cfg(kind="duckdb", path=str(tmp_path / "wh.duckdb"))
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "manifest.json").write_text("{}")
+    dbt_runner.record_state(settings, True, target_path=tmp_path / "target", skipped=skipped)
+    return settings
+
+
+def test_production_builds_leave_out_the_unit_tests_and_the_full_rebuild_runs_everything_else(tmp_path: Path) -> None:
+    settings = kept_build(tmp_path, [])
+    full = dbt_runner.build_args(settings, full_refresh=True, target_path=tmp_path / "target")
+    assert full == ["build", "--exclude-resource-type", "unit_test", "--full-refresh"]
+    first = dbt_runner.build_args(cfg(kind="duckdb", path=str(tmp_path / "other.duckdb")), target_path=tmp_path / "t")
+    assert first == ["build", "--exclude-resource-type", "unit_test"]  # no build kept: every seed and view
+
+
+def test_after_a_successful_build_unchanged_seeds_and_views_are_left_out(tmp_path: Path) -> None:
+    settings = kept_build(tmp_path, [])
+    args = dbt_runner.build_args(settings, target_path=tmp_path / "target")
+    assert args[:3] == ["build", "--exclude-resource-type", "unit_test"]
+    state = args[args.index("--state") + 1]
+    assert (Path(state) / "manifest.json").is_file()
+    assert args[args.index("--indirect-selection") + 1] == "empty"  # the views' own data tests still run
+    exclude = args[args.index("--exclude") + 1 :]
+    assert exclude == ["path:seeds,state:unmodified", "config.materialized:view,state:unmodified"]
+    # another schema of the same warehouse has no build kept
+    assert "--state" not in dbt_runner.build_args(settings, schema="other", target_path=tmp_path / "target")
+
+
+def test_a_failed_build_or_other_skipped_sources_run_every_seed_and_view_again(tmp_path: Path) -> None:
+    skipped = ["--exclude", "source:wms.ib_container+"]
+    settings = kept_build(tmp_path, skipped)
+    args = dbt_runner.build_args(settings, target_path=tmp_path / "target", skipped=skipped)
+    assert "--state" in args and args[-1] == "source:wms.ib_container+"
+    # the raw table appeared since: its staging view must be built, whatever the state says
+    assert dbt_runner.build_args(settings, target_path=tmp_path / "target") == [
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+    ]
+    dbt_runner.record_state(settings, False, target_path=tmp_path / "target", skipped=skipped)
+    assert "--state" not in dbt_runner.build_args(settings, target_path=tmp_path / "target", skipped=skipped)
+
+
+def test_declared_sources_are_the_raw_tables_the_project_reads() -> None:
+    sources = dbt_runner.declared_sources()
+    assert {"allocation", "order_hdr", "ib_container", "item"} <= set(sources)
+    assert "sync_runs" not in sources  # the sync's control table, always there
+    assert "inventory_history" not in sources  # declared, read by no model

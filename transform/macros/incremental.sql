@@ -59,15 +59,15 @@
 
 {#- pre-hook 1 of 2: forget a window left pending by a failed build, and every window when
     the relation is missing (dropped by hand: its next build reads every row). -#}
-{% macro clear_pending_window() -%}
+{% macro clear_pending_window(name=none) -%}
     delete from {{ gruponos.incremental_marks_relation() }}
-    where model_name = '{{ this.identifier }}'
-    {%- if load_relation(this) is not none %} and is_pending = 1{% endif %}
+    where model_name = '{{ name or this.identifier }}'
+    {%- if name is not none or load_relation(this) is not none %} and is_pending = 1{% endif %}
 {%- endmacro %}
 
 
 {#- pre-hook 2 of 2: note the window the next build will read, as the run log stands now. -#}
-{% macro open_window() -%}
+{% macro open_window(name=none) -%}
     insert into {{ gruponos.incremental_marks_relation() }} (model_name, is_pending, window_from, run_id, is_running)
     with
 
@@ -89,7 +89,7 @@
         from runs
     )
 
-    select '{{ this.identifier }}', 1, windows.window_from, runs.run_id, runs.is_running
+    select '{{ name or this.identifier }}', 1, windows.window_from, runs.run_id, runs.is_running
     from windows
     left join runs
         on runs.is_running = 1
@@ -98,43 +98,82 @@
 
 
 {#- post-hooks 1 and 2: the pending window becomes the one the next build reads. -#}
-{% macro drop_closed_window() -%}
+{% macro drop_closed_window(name=none) -%}
     delete from {{ gruponos.incremental_marks_relation() }}
-    where model_name = '{{ this.identifier }}' and is_pending = 0
+    where model_name = '{{ name or this.identifier }}' and is_pending = 0
 {%- endmacro %}
 
-{% macro close_window() -%}
+{% macro close_window(name=none) -%}
     update {{ gruponos.incremental_marks_relation() }}
     set is_pending = 0
-    where model_name = '{{ this.identifier }}' and is_pending = 1
+    where model_name = '{{ name or this.identifier }}' and is_pending = 1
 {%- endmacro %}
 
 
 {#- A predicate on a staging relation's bookkeeping columns (loaded_at, sync_run_id,
     deleted_at): the row changed inside this model's window. With no window noted yet,
     every row has. -#}
-{% macro in_window(relation_alias) -%}
+{% macro in_window(relation_alias, name=none) -%}
+    {{ return(adapter.dispatch('in_window', 'gruponos')(relation_alias, name)) }}
+{%- endmacro %}
+
+{% macro default__in_window(relation_alias, name=none) -%}
     {%- set marks = gruponos.incremental_marks_relation() -%}
-    {%- set this_window = "model_name = '" ~ this.identifier ~ "' and is_pending = 0" -%}
+    {%- set this_window = "model_name = '" ~ (name or this.identifier) ~ "' and is_pending = 0" -%}
     (
-        ({{ relation_alias }}.loaded_at >= {{ gruponos.window_from() }}
+        ({{ relation_alias }}.loaded_at >= {{ gruponos.window_from(name) }}
             and {{ relation_alias }}.sync_run_id not in (
                 select run_id from {{ marks }} where {{ this_window }} and is_running = 0 and run_id is not null
             ))
         or {{ relation_alias }}.sync_run_id in (
             select run_id from {{ marks }} where {{ this_window }} and is_running = 1
         )
-        or {{ relation_alias }}.deleted_at >= {{ gruponos.window_from() }}
+        or {{ relation_alias }}.deleted_at >= {{ gruponos.window_from(name) }}
+    )
+{%- endmacro %}
+
+
+{#- PostgreSQL: the same rows, found through the raw tables' indexes (gruponos/warehouse/
+    postgres.py: `_run_id`, and `_deleted_at` in UTC). The window's start is read when the
+    model compiles (the pre-hooks leave the closed window alone) and written as a literal,
+    so the planner estimates from the statistics; the runs stay subqueries, read when the
+    query runs, as in the default. A row loaded at or after the start was written by a run
+    that finished at or after it (or has not finished): loader stamps `_loaded_at` before
+    `finished_at` from one clock, so the first branch picks those runs by id. -#}
+{% macro postgres__in_window(relation_alias, name=none) -%}
+    {%- set marks = gruponos.incremental_marks_relation() -%}
+    {%- set this_window = "model_name = '" ~ (name or this.identifier) ~ "' and is_pending = 0" -%}
+    {%- set start = none -%}
+    {%- if execute -%}
+        {%- set start = run_query("select max(window_from) from " ~ marks ~ " where " ~ this_window).columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if start is none -%}
+        {{ return(gruponos.default__in_window(relation_alias, name)) }}
+    {%- endif -%}
+    {%- set since = "timestamp '" ~ start.isoformat(sep=' ') ~ "'" -%}
+    (
+        ({{ relation_alias }}.sync_run_id = any(array(
+            select runs.run_id from {{ source('wms', 'sync_runs') }} runs
+            where (runs.finished_at is null or {{ gruponos.utc_timestamp('runs.finished_at') }} >= {{ since }})
+                and runs.run_id not in (
+                    select run_id from {{ marks }} where {{ this_window }} and is_running = 0 and run_id is not null
+                )
+        ))
+            and {{ relation_alias }}.loaded_at >= {{ since }})
+        or {{ relation_alias }}.sync_run_id = any(array(
+            select run_id from {{ marks }} where {{ this_window }} and is_running = 1 and run_id is not null
+        ))
+        or {{ relation_alias }}.deleted_at >= {{ since }}
     )
 {%- endmacro %}
 
 
 {#- The start of this model's window (a plain UTC timestamp; 1900 before a first window). -#}
-{% macro window_from() -%}
+{% macro window_from(name=none) -%}
     coalesce(
         (
             select max(window_from) from {{ gruponos.incremental_marks_relation() }}
-            where model_name = '{{ this.identifier }}' and is_pending = 0
+            where model_name = '{{ name or this.identifier }}' and is_pending = 0
         ),
         timestamp '1900-01-01 00:00:00'
     )
@@ -143,7 +182,11 @@
 
 {#- The hooks every incremental model and snapshot carries. -#}
 {% macro window_pre_hooks() -%}
-    {{ return(["{{ gruponos.clear_pending_window() }}", "{{ gruponos.open_window() }}"]) }}
+    {{ return([
+        "{{ gruponos.clear_pending_window() }}",
+        "{{ gruponos.open_window() }}",
+        "{{ gruponos.drop_window_keys() }}",
+    ]) }}
 {%- endmacro %}
 
 {% macro window_post_hooks() -%}
@@ -165,7 +208,13 @@
     delete from {{ target }}
     where ({{ keys | join(', ') }}) in (select {{ keys | join(', ') }} from {{ source }});
     insert into {{ target }} ({{ columns }})
-    select {{ columns }} from {{ source }} where dbt_tombstone = 0
+    select {{ columns }} from {{ source }} where dbt_tombstone = 0;
+    {%- set window_keys = gruponos.window_keys_relation(target) %}
+    -- the keys this build replaced, which the windowed tests read (get_where_subquery)
+    drop table if exists {{ window_keys }};
+    create table {{ window_keys }} as
+    select distinct {{ keys | join(', ') }} from {{ source }}
+    {%- do adapter.cache_added(window_keys) -%}
 {%- endmacro %}
 
 {% macro oracle__replace_keys_sql(arg_dict) -%}
@@ -265,4 +314,94 @@
             select raw.id from {{ source('wms', raw_table) }} raw
             where {{ deleted_at }} >= {{ gruponos.window_from() }}
         )
+{%- endmacro %}
+
+
+{#- ------------------------------------------------------------------------------------
+    Data tests in the window. The production build after a sync (gruponos.dbt_runner sets
+    GRUPONOS_DBT__TEST_SCOPE=window) tests only the rows it changed; every other build — a
+    plain `dbt build`, CI, `--full-refresh` — tests every row:
+    - on a staging view: the rows synced since the last production build that passed
+      (the window `__tests__`, noted like a model's: opened on-run-start, closed on-run-end
+      when every node passed, so a failed build's rows are tested again by the next);
+    - on an incremental model (replace_keys): the keys its incremental build just replaced
+      (kept in `<model>__window_keys` by replace_keys, dropped by any build that is not
+      incremental, so the table exists only after an incremental build).
+    Everything else (tables rebuilt whole, snapshots, seeds, singular tests) is tested whole.
+-#}
+
+{#- The scope the runner asked for: 'window', 'all' (a production full build: every row,
+    and the window moves on), '' (anyone else's build: every row, the window stays).
+    Read at run time only, so the variable never invalidates dbt's partial parsing. -#}
+{% macro test_scope() -%}
+    {{ return(env_var('GRUPONOS_DBT__TEST_SCOPE', '') if execute else '') }}
+{%- endmacro %}
+
+{% macro window_keys_relation(relation) -%}
+    {{ return(api.Relation.create(database=relation.database, schema=relation.schema,
+                                  identifier=relation.identifier ~ '__window_keys', type='table')) }}
+{%- endmacro %}
+
+{#- pre-hook 3 of 3: a build that is not incremental (first build, --full-refresh) drops
+    the model's window keys, so its tests read every row. -#}
+{% macro drop_window_keys() -%}
+    {%- if target.type != 'oracle' and model.config.get('incremental_strategy') == 'replace_keys'
+          and (should_full_refresh() or load_relation(this) is none) -%}
+    {%- set window_keys = gruponos.window_keys_relation(this) -%}
+    drop table if exists {{ window_keys }}
+    {%- do adapter.cache_dropped(window_keys) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- on-run-start / on-run-end: the production build's own window for the staging tests. -#}
+{% macro open_tested_window() -%}
+    {%- if gruponos.test_scope() -%}
+    {{ gruponos.clear_pending_window('__tests__') }};
+    {{ gruponos.open_window('__tests__') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro close_tested_window(results) -%}
+    {%- set failed = results | selectattr('status', 'in', ['error', 'fail', 'runtime error', 'skipped']) | list -%}
+    {%- if gruponos.test_scope() and not failed -%}
+    {{ gruponos.drop_closed_window('__tests__') }};
+    {{ gruponos.close_window('__tests__') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- dbt's own macro, which every generic test calls on the relation it tests: the rows a
+    test reads (its `where` config, and in a windowed build the window). -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set window = gruponos.tested_rows(relation) if gruponos.test_scope() == 'window' else '' -%}
+    {%- if where or window -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} tested where ({{ where or '1 = 1' }}) and ({{ window or '1 = 1' }})) dbt_subquery
+        {%- endset -%}
+        {{ return(filtered) }}
+    {%- else -%}
+        {{ return(relation) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The predicate (on alias `tested`) of the rows of `relation` in the window, or '' for all. -#}
+{% macro tested_rows(relation) -%}
+    {%- set node = graph.nodes.get(model.get('attached_node') or '') -%}
+    {%- if node is none or (node.alias or node.name) | lower != relation.identifier | lower -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set columns = node.columns.keys() | map('lower') | list -%}
+    {%- if node.config.materialized == 'view' and 'loaded_at' in columns and 'sync_run_id' in columns
+          and 'deleted_at' in columns -%}
+        {{ return(gruponos.in_window('tested', '__tests__')) }}
+    {%- endif -%}
+    {%- if node.config.materialized == 'incremental' and node.config.get('incremental_strategy') == 'replace_keys' -%}
+        {%- set keys_relation = gruponos.window_keys_relation(relation) -%}
+        {%- if adapter.get_relation(keys_relation.database, keys_relation.schema, keys_relation.identifier) is not none -%}
+            {%- set key = node.config.unique_key -%}
+            {%- set keys = ([key] if key is string else key) | join(', ') -%}
+            {{ return('(' ~ keys ~ ') in (select ' ~ keys ~ ' from ' ~ keys_relation ~ ')') }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return('') }}
 {%- endmacro %}
