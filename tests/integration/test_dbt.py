@@ -499,6 +499,72 @@ def test_source_freshness_reads_its_thresholds_from_the_project_vars(built: Buil
     assert (later["location"], later["inventory"], later["allocation"]) == ("pass", "warn", "error")
 
 
+# --- the production build after a sync ----------------------------------------------------
+
+
+def test_the_build_after_a_sync_tests_the_rows_it_changed_and_a_full_rebuild_tests_every_row(
+    built: Built, tmp_path: Path
+) -> None:
+    cfg = copy_warehouse(built, tmp_path)
+
+    def production(**kw: Any) -> dbtRunnerResult:
+        return dbt_runner.production_build(
+            cfg, schema=SCHEMA, target_path=tmp_path / "target", log_path=tmp_path / "logs", **kw
+        )
+
+    first = production()  # no window noted yet: every row tested, every seed and view built
+    assert first.success, dbt_runner.failures(first)
+    assert {"wms_allocation_statuses", "stg_wms__allocation"} <= set(node_statuses(first))
+    assert isinstance(first.result, RunExecutionResult)
+    assert not [r for r in first.result.results if r.node.resource_type == "unit_test"]  # CI runs them
+
+    with duckdb.connect(cfg.warehouse.path) as db:  # an old row, not synced since: outside the window
+        db.execute("update wms_raw.allocation set status_id = 77 where id = 11")
+    after = production()
+    statuses = node_statuses(after)
+    assert after.success, dbt_runner.failures(after)
+    assert not any(name.startswith("wms_") for name in statuses)  # seeds unchanged: left out with their own tests
+    assert "stg_wms__allocation" not in statuses  # a view unchanged: left out, its tests run
+    assert any(n.startswith("known_code_stg_wms__allocation_status_code") for n in statuses), statuses
+    assert "int_allocation_lifecycle" in statuses
+
+    full = production(full_refresh=True)  # every row: the old row fails its test
+    assert not full.success
+    failed = {name for name, status in node_statuses(full).items() if status == "fail"}
+    assert any(n.startswith("known_code_stg_wms__allocation_status_code") for n in failed), failed
+
+    with duckdb.connect(cfg.warehouse.path) as db:  # a row the next build reads (a full sync found it gone)
+        db.execute("update wms_raw.allocation set status_id = 78, _deleted_at = now() where id = 12")
+    changed = production()
+    assert not changed.success
+    failed = {name for name, status in node_statuses(changed).items() if status == "fail"}
+    assert any(n.startswith("known_code_stg_wms__allocation_status_code") for n in failed), failed
+
+
+def test_a_source_whose_raw_table_is_missing_is_left_out_and_named(
+    built: Built, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An entity left out of the sync has no raw table: the build leaves out its staging and
+    everything built on it, says which and why, and passes."""
+    cfg = copy_warehouse(built, tmp_path)
+    with duckdb.connect(cfg.warehouse.path) as db:
+        db.execute("drop table wms_raw.ib_container")
+    inbound = ["build", "--select", "source:wms.ib_container+", "source:wms.ib_shipment+"]
+    unguarded = dbt_runner.invoke(
+        inbound, cfg, schema=SCHEMA, target_path=tmp_path / "t", log_path=tmp_path / "l", exclude_missing=False
+    )
+    assert node_statuses(unguarded)["stg_wms__ib_container"] == "error"
+
+    with caplog.at_level(logging.WARNING, logger="gruponos.dbt_runner"):
+        result = dbt(inbound, cfg, tmp_path)
+    assert result.success, dbt_runner.failures(result)
+    statuses = node_statuses(result)
+    assert "stg_wms__ib_shipment" in statuses
+    assert not [name for name in statuses if "ib_container" in name]
+    assert "source wms.ib_container and everything built on it skipped" in caplog.text
+    assert '"wms_raw"."ib_container"' in caplog.text
+
+
 def test_snapshot_keeps_the_previous_status_of_changed_orders_and_closes_deleted_ones(
     built: Built, tmp_path: Path
 ) -> None:
@@ -566,69 +632,3 @@ def test_a_failing_data_test_fails_the_build_and_names_the_test(built: Built, tm
     failed = {name for name, status in node_statuses(result).items() if status == "fail"}
     assert "assert_packed_qty_not_above_allocated_qty" in failed
     assert any(n.startswith("known_code_stg_wms__allocation_status_code") for n in failed), failed
-
-
-# --- the production build after a sync ----------------------------------------------------
-
-
-def test_the_build_after_a_sync_tests_the_rows_it_changed_and_a_full_rebuild_tests_every_row(
-    built: Built, tmp_path: Path
-) -> None:
-    cfg = copy_warehouse(built, tmp_path)
-
-    def production(**kw: Any) -> dbtRunnerResult:
-        return dbt_runner.production_build(
-            cfg, schema=SCHEMA, target_path=tmp_path / "target", log_path=tmp_path / "logs", **kw
-        )
-
-    first = production()  # no window noted yet: every row tested, every seed and view built
-    assert first.success, dbt_runner.failures(first)
-    assert {"wms_allocation_statuses", "stg_wms__allocation"} <= set(node_statuses(first))
-    assert isinstance(first.result, RunExecutionResult)
-    assert not [r for r in first.result.results if r.node.resource_type == "unit_test"]  # CI runs them
-
-    with duckdb.connect(cfg.warehouse.path) as db:  # an old row, not synced since: outside the window
-        db.execute("update wms_raw.allocation set status_id = 77 where id = 11")
-    after = production()
-    statuses = node_statuses(after)
-    assert after.success, dbt_runner.failures(after)
-    assert not any(name.startswith("wms_") for name in statuses)  # seeds unchanged: left out with their own tests
-    assert "stg_wms__allocation" not in statuses  # a view unchanged: left out, its tests run
-    assert any(n.startswith("known_code_stg_wms__allocation_status_code") for n in statuses), statuses
-    assert "int_allocation_lifecycle" in statuses
-
-    full = production(full_refresh=True)  # every row: the old row fails its test
-    assert not full.success
-    failed = {name for name, status in node_statuses(full).items() if status == "fail"}
-    assert any(n.startswith("known_code_stg_wms__allocation_status_code") for n in failed), failed
-
-    with duckdb.connect(cfg.warehouse.path) as db:  # a row the next build reads (a full sync found it gone)
-        db.execute("update wms_raw.allocation set status_id = 78, _deleted_at = now() where id = 12")
-    changed = production()
-    assert not changed.success
-    failed = {name for name, status in node_statuses(changed).items() if status == "fail"}
-    assert any(n.startswith("known_code_stg_wms__allocation_status_code") for n in failed), failed
-
-
-def test_a_source_whose_raw_table_is_missing_is_left_out_and_named(
-    built: Built, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """An entity left out of the sync has no raw table: the build leaves out its staging and
-    everything built on it, says which and why, and passes."""
-    cfg = copy_warehouse(built, tmp_path)
-    with duckdb.connect(cfg.warehouse.path) as db:
-        db.execute("drop table wms_raw.ib_container")
-    inbound = ["build", "--select", "source:wms.ib_container+", "source:wms.ib_shipment+"]
-    unguarded = dbt_runner.invoke(
-        inbound, cfg, schema=SCHEMA, target_path=tmp_path / "t", log_path=tmp_path / "l", exclude_missing=False
-    )
-    assert node_statuses(unguarded)["stg_wms__ib_container"] == "error"
-
-    with caplog.at_level(logging.WARNING, logger="gruponos.dbt_runner"):
-        result = dbt(inbound, cfg, tmp_path)
-    assert result.success, dbt_runner.failures(result)
-    statuses = node_statuses(result)
-    assert "stg_wms__ib_shipment" in statuses
-    assert not [name for name in statuses if "ib_container" in name]
-    assert "source wms.ib_container and everything built on it skipped" in caplog.text
-    assert '"wms_raw"."ib_container"' in caplog.text
