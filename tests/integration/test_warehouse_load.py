@@ -267,3 +267,36 @@ def test_two_processes_lock_one_entity_the_second_is_refused_at_once_then_gets_i
         finally:
             if first.poll() is None:
                 first.kill()
+
+
+@needs_pg
+def test_postgres_raw_tables_are_indexed_for_the_incremental_window_also_when_they_existed() -> None:
+    """The dbt builds after a sync find its rows by `_run_id` and by `_deleted_at` in UTC (the
+    staging views' expression): a new raw table has both indexes; a table created before
+    them gains them on its next load; a second prepare changes nothing."""
+
+    def indexes(schema: str) -> dict[str, str]:
+        with psycopg.connect(PG_DSN) as conn:
+            rows = conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+                [schema, SPEC.name],
+            ).fetchall()
+        return {name: definition for name, definition in rows if name.startswith(f"{SPEC.name}__")}
+
+    with fresh_schema() as schema:
+        wh = open_target("postgres", schema)
+        try:
+            wh.prepare(SPEC)
+            made = indexes(schema)
+            assert set(made) == {f"{SPEC.name}__run_id", f"{SPEC.name}__deleted_at"}
+            assert "_run_id" in made[f"{SPEC.name}__run_id"]
+            assert "(_deleted_at AT TIME ZONE 'UTC'::text)" in made[f"{SPEC.name}__deleted_at"]
+            with psycopg.connect(PG_DSN, autocommit=True) as conn:  # a table from before the indexes
+                for name in made:
+                    conn.execute(f'DROP INDEX "{schema}"."{name}"')
+            assert indexes(schema) == {}
+            wh.prepare(SPEC)
+            wh.prepare(SPEC)
+            assert indexes(schema) == made
+        finally:
+            wh.close()
