@@ -57,7 +57,7 @@
 {%- endmacro %}
 
 
-{#- pre-hook 1 of 2: forget a window left pending by a failed build, and every window when
+{#- pre-hook 1 of 3: forget a window left pending by a failed build, and every window when
     the relation is missing (dropped by hand: its next build reads every row). -#}
 {% macro clear_pending_window(name=none) -%}
     delete from {{ gruponos.incremental_marks_relation() }}
@@ -66,7 +66,7 @@
 {%- endmacro %}
 
 
-{#- pre-hook 2 of 2: note the window the next build will read, as the run log stands now. -#}
+{#- pre-hook 2 of 3: note the window the next build will read, as the run log stands now. -#}
 {% macro open_window(name=none) -%}
     insert into {{ gruponos.incremental_marks_relation() }} (model_name, is_pending, window_from, run_id, is_running)
     with
@@ -133,13 +133,16 @@
 {%- endmacro %}
 
 
-{#- PostgreSQL: the same rows, found through the raw tables' indexes (gruponos/warehouse/
-    postgres.py: `_run_id`, and `_deleted_at` in UTC). The window's start is read when the
-    model compiles (the pre-hooks leave the closed window alone) and written as a literal,
-    so the planner estimates from the statistics; the runs stay subqueries, read when the
-    query runs, as in the default. A row loaded at or after the start was written by a run
-    that finished at or after it (or has not finished): loader stamps `_loaded_at` before
-    `finished_at` from one clock, so the first branch picks those runs by id. -#}
+{#- PostgreSQL: the same rows, in a form the raw tables' indexes serve (gruponos/warehouse/
+    postgres.py: `_run_id`, and `_deleted_at` in UTC). A row loaded at or after the window's
+    start was written by a run that finished at or after it, or has not finished (the loader
+    stamps `_loaded_at` before `finished_at`, from one clock): the first branch picks those
+    runs by id. The start is read when the model compiles (the pre-hooks leave the closed
+    window alone) and written as a literal; the runs stay subqueries, read when the query
+    runs, as in the default: a run that starts after the compilation is still read. The
+    planner estimates `_run_id = any(<subquery>)` at 10 / n_distinct(_run_id), so it uses the
+    index only once many runs share the table; right after a full sync (2 runs) it scans
+    (tests/performance/README.md, bench_dbt). -#}
 {% macro postgres__in_window(relation_alias, name=none) -%}
     {%- set marks = gruponos.incremental_marks_relation() -%}
     {%- set this_window = "model_name = '" ~ (name or this.identifier) ~ "' and is_pending = 0" -%}
@@ -342,8 +345,8 @@
                                   identifier=relation.identifier ~ '__window_keys', type='table')) }}
 {%- endmacro %}
 
-{#- pre-hook 3 of 3: a build that is not incremental (first build, --full-refresh) drops
-    the model's window keys, so its tests read every row. -#}
+{#- pre-hook 3 of 3: a build that is not incremental (first build, --full-refresh) drops the
+    model's window keys, so its tests read every row (Oracle keeps none: its tests read all). -#}
 {% macro drop_window_keys() -%}
     {%- if target.type != 'oracle' and model.config.get('incremental_strategy') == 'replace_keys'
           and (should_full_refresh() or load_relation(this) is none) -%}
