@@ -356,20 +356,11 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- on-run-start / on-run-end: the production build's own window for the staging tests. -#}
-{% macro open_tested_window() -%}
-    {%- if gruponos.test_scope() -%}
-    {{ gruponos.clear_pending_window('__tests__') }};
-    {{ gruponos.open_window('__tests__') }}
-    {%- endif -%}
-{%- endmacro %}
-
-{% macro close_tested_window(results) -%}
+{#- on-run-end: every node of the build passed (a failed build's window is tested again by
+    the next; dbt_project.yml moves the window `__tests__` on only then). -#}
+{% macro build_passed(results) -%}
     {%- set failed = results | selectattr('status', 'in', ['error', 'fail', 'runtime error', 'skipped']) | list -%}
-    {%- if gruponos.test_scope() and not failed -%}
-    {{ gruponos.drop_closed_window('__tests__') }};
-    {{ gruponos.close_window('__tests__') }}
-    {%- endif -%}
+    {{ return(not failed) }}
 {%- endmacro %}
 
 {#- dbt's own macro, which every generic test calls on the relation it tests: the rows a
