@@ -3,7 +3,6 @@ with every fault the simulator can inject."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ from gruponos.errors import WmsAuthError, WmsRequestError, WmsUnavailable
 from gruponos.settings import WmsSettings
 from gruponos.simulator import Faults, Simulator
 from gruponos.wms import Extraction, Window, WmsClient
+from tests.local import tenant
 from tests.specs import CATALOG
 from tests.specs import spec as entity
 
@@ -38,10 +38,7 @@ def ids_of(run: Extraction) -> list[int]:
     return [i for batch in run for i in batch.column("id").to_pylist()]
 
 
-@pytest.fixture
-def simulator() -> Iterator[Simulator]:
-    with Simulator(scale=1_500, seed=11) as s:
-        yield s
+simulator = tenant(scale=1_500, seed=11)
 
 
 @pytest.mark.parametrize("mode", ["sequenced", "paged"])
