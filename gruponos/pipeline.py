@@ -41,7 +41,7 @@ from gruponos.quality import Checked, Rejection, check
 from gruponos.redact import redact
 from gruponos.settings import Settings
 from gruponos.warehouse import Checkpoint, RunRecord, Warehouse
-from gruponos.wms import Extraction, Page, WmsClient, extract
+from gruponos.wms import Extraction, Page, WmsClient
 
 __all__ = [
     "Context",
@@ -140,7 +140,7 @@ def _stream(plan: Plan, *, ctx: Context, started: float) -> IOResult[EntityRepor
 
 def extraction(plan: Plan, wms: WmsClient) -> Extraction:
     """The plan's pages as they come from the WMS (iterate ``.pages()`` once)."""
-    return extract(plan.spec, wms, window=plan.window, resume_after=plan.resume_after, filters=plan.filters)
+    return Extraction(plan.spec, wms, window=plan.window, resume_after=plan.resume_after, filters=plan.filters)
 
 
 def validate(

@@ -48,13 +48,11 @@ def json_sql(f: Field, expr: str, offset: timedelta, *, bare_fk: bool = False) -
             v = f"cast({expr} as varchar)"
         case Kind.STR:
             v = f"to_json({expr})::varchar"
-        case Kind.DECIMAL:
-            v = f"'\"' || cast({expr} as varchar) || '\"'"
         case Kind.TS:
             v = f"strftime({expr} + to_minutes({offset_min}), '\"%Y-%m-%dT%H:%M:%S.%f') || '{suffix}\"'"
         case Kind.DATE:
             v = f"strftime({expr}, '\"%Y-%m-%d\"')"
-        case Kind.TIME:
+        case Kind.DECIMAL | Kind.TIME:  # both travel as JSON strings of their text
             v = f"'\"' || cast({expr} as varchar) || '\"'"
         case Kind.FLG:
             v = f"case when {expr} then 'true' else 'false' end"

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "LOOKUP_ROWS",
@@ -168,6 +168,18 @@ def _set(name: str, child: str, via: str) -> Field:
     return Field(name, Kind.SET, target=child, via=via)
 
 
+def _address() -> tuple[Field, ...]:
+    """A party's postal address and phone (companies, vendors)."""
+    return (
+        _s("address_1", 255),
+        _s("city", 40),
+        _s("state", 3),
+        _s("zip", 10),
+        _s("country", 2),
+        _s("phone_nbr", 30),
+    )
+
+
 def _custom() -> tuple[Field, ...]:
     """The order header's customer-defined fields."""
     return (
@@ -179,6 +191,11 @@ def _custom() -> tuple[Field, ...]:
     )
 
 
+def _tracked(name: str, *fields: Field, **options: Any) -> Entity:
+    """An entity whose rows are stamped: ``id`` first, the audit fields (with ``mod_ts``) last."""
+    return Entity(name, (_id(), *fields, *_audit()), **options)
+
+
 def _lookup(name: str, *extra: Field, key: str = "description", ordering: bool = True) -> Entity:
     """A status or type table: no audit fields, no ``mod_ts``."""
     return Entity(name, (_id(), *extra, _s("description", 255)), key=key, ordering=ordering)
@@ -186,219 +203,173 @@ def _lookup(name: str, *extra: Field, key: str = "description", ordering: bool =
 
 # --- the eight entities whose wire shape the client's hand-written catalog expects -----
 
-COMPANY = Entity(
+COMPANY = _tracked(
     "company",
+    _s("code", 25),
+    _s("name", 255),
+    _fk("parent_company_id", "company"),
+    *_address(),
+    _flg("active_flg"),
     key="code",
-    fields=(
-        _id(),
-        _s("code", 25),
-        _s("name", 255),
-        _fk("parent_company_id", "company"),
-        _s("address_1", 255),
-        _s("city", 40),
-        _s("state", 3),
-        _s("zip", 10),
-        _s("country", 2),
-        _s("phone_nbr", 30),
-        _flg("active_flg"),
-        *_audit(),
-    ),
 )
 
-FACILITY = Entity(
+FACILITY = _tracked(
     "facility",
+    _s("code", 25),
+    _s("name", 255),
+    _fk("parent_company_id", "company", "Y"),
+    _fk("facility_type_id", "facility_type"),
+    _s("city", 40),
+    _s("state", 3),
+    _s("country", 2),
+    _s("time_zone", 64),
+    _flg("active_flg"),
     key="code",
-    fields=(
-        _id(),
-        _s("code", 25),
-        _s("name", 255),
-        _fk("parent_company_id", "company", "Y"),
-        _fk("facility_type_id", "facility_type"),
-        _s("city", 40),
-        _s("state", 3),
-        _s("country", 2),
-        _s("time_zone", 64),
-        _flg("active_flg"),
-        *_audit(),
-    ),
 )
 
-ITEM = Entity(
+ITEM = _tracked(
     "item",
+    _fk("company_id", "company", "Y"),
+    _s("code", 50),
+    _s("description", 255),
+    _s("barcode", 100),
+    _s("item_category_1", 25),
+    _d("unit_cost"),
+    _d("unit_length"),
+    _d("unit_width"),
+    _d("unit_height"),
+    _d("unit_weight"),
+    _d("unit_volume"),
+    _d("std_pack_qty"),
+    _d("std_case_qty"),
+    _flg("is_perishable_flg"),
+    _status(),
     key="code",
-    fields=(
-        _id(),
-        _fk("company_id", "company", "Y"),
-        _s("code", 50),
-        _s("description", 255),
-        _s("barcode", 100),
-        _s("item_category_1", 25),
-        _d("unit_cost"),
-        _d("unit_length"),
-        _d("unit_width"),
-        _d("unit_height"),
-        _d("unit_weight"),
-        _d("unit_volume"),
-        _d("std_pack_qty"),
-        _d("std_case_qty"),
-        _flg("is_perishable_flg"),
-        _status(),
-        *_audit(),
-    ),
 )
 
-LOCATION = Entity(
+LOCATION = _tracked(
     "location",
+    _fk("facility_id", "facility", "Y"),
+    _s("locn_str", 50),
+    _s("locn_brcd", 50),
+    _s("area", 4),
+    _s("aisle", 4),
+    _s("bay", 4),
+    _s("level", 4),
+    _s("position", 4),
+    _fk("type_id", "location_type"),
+    _d("max_units"),
+    _d("max_volume"),
+    _int("pick_seq"),
+    _flg("lock_for_location_count_flg"),
     key="locn_str",
-    fields=(
-        _id(),
-        _fk("facility_id", "facility", "Y"),
-        _s("locn_str", 50),
-        _s("locn_brcd", 50),
-        _s("area", 4),
-        _s("aisle", 4),
-        _s("bay", 4),
-        _s("level", 4),
-        _s("position", 4),
-        _fk("type_id", "location_type"),
-        _d("max_units"),
-        _d("max_volume"),
-        _int("pick_seq"),
-        _flg("lock_for_location_count_flg"),
-        *_audit(),
-    ),
 )
 
-INVENTORY = Entity(
+INVENTORY = _tracked(
     "inventory",
+    _fk("facility_id", "facility", "Y"),
+    _fk("item_id", "item", "Y"),
+    _fk("location_id", "location", "C"),
+    _fk("container_id", "container", "C"),
+    _fk("invn_attr_id", "inventory_attribute"),
+    _d("curr_qty"),
+    _d("orig_qty"),
+    _d("pack_qty"),
+    _d("case_qty"),
+    _status(),
+    _date("priority_date"),
     key_prefix="INV",
-    fields=(
-        _id(),
-        _fk("facility_id", "facility", "Y"),
-        _fk("item_id", "item", "Y"),
-        _fk("location_id", "location", "C"),
-        _fk("container_id", "container", "C"),
-        _fk("invn_attr_id", "inventory_attribute"),
-        _d("curr_qty"),
-        _d("orig_qty"),
-        _d("pack_qty"),
-        _d("case_qty"),
-        _status(),
-        _date("priority_date"),
-        *_audit(),
-    ),
 )
 
-ORDER_HDR = Entity(
+ORDER_HDR = _tracked(
     "order_hdr",
+    _fk("company_id", "company", "Y"),
+    _fk("facility_id", "facility", "Y"),
+    _s("order_nbr", 50),
+    _fk("order_type_id", "order_type"),
+    _status(),
+    _date("ord_date"),
+    _date("req_ship_date"),
+    _date("sched_ship_date"),
+    _date("start_ship_date"),
+    _date("stop_ship_date"),
+    _ts("order_shipped_ts"),
+    _s("cust_name", 100),
+    _s("cust_nbr", 50),
+    _s("shipto_name", 100),
+    _s("shipto_addr", 255),
+    _s("shipto_addr2", 255),
+    _s("shipto_city", 40),
+    _s("shipto_state", 3),
+    _s("shipto_zip", 10),
+    _s("shipto_country", 2),
+    _s("shipto_phone_nbr", 30),
+    _s("shipto_email", 255),
+    _d("total_orig_ord_qty"),
+    _d("orig_sale_price"),
+    _int("priority"),
+    _set("order_dtl_set", "order_dtl", "order_id"),
+    *_custom(),
     key="order_nbr",
-    fields=(
-        _id(),
-        _fk("company_id", "company", "Y"),
-        _fk("facility_id", "facility", "Y"),
-        _s("order_nbr", 50),
-        _fk("order_type_id", "order_type"),
-        _status(),
-        _date("ord_date"),
-        _date("req_ship_date"),
-        _date("sched_ship_date"),
-        _date("start_ship_date"),
-        _date("stop_ship_date"),
-        _ts("order_shipped_ts"),
-        _s("cust_name", 100),
-        _s("cust_nbr", 50),
-        _s("shipto_name", 100),
-        _s("shipto_addr", 255),
-        _s("shipto_addr2", 255),
-        _s("shipto_city", 40),
-        _s("shipto_state", 3),
-        _s("shipto_zip", 10),
-        _s("shipto_country", 2),
-        _s("shipto_phone_nbr", 30),
-        _s("shipto_email", 255),
-        _d("total_orig_ord_qty"),
-        _d("orig_sale_price"),
-        _int("priority"),
-        _set("order_dtl_set", "order_dtl", "order_id"),
-        *_custom(),
-        *_audit(),
-    ),
 )
 
-ORDER_DTL = Entity(
+ORDER_DTL = _tracked(
     "order_dtl",
-    fields=(
-        _id(),
-        _fk("order_id", "order_hdr", "Y"),
-        _fk("item_id", "item", "Y"),
-        _int("seq_nbr"),
-        _d("ord_qty"),
-        _d("orig_ord_qty"),
-        _d("alloc_qty"),
-        _fk("ordered_uom_id", "uom"),
-        _d("ordered_uom_qty"),
-        _d("sale_price"),
-        _d("cost"),
-        _d("unit_declared_value"),
-        _status(),
-        _s("po_nbr", 50),
-        _s("shipment_nbr", 50),
-        _s("lock_code", 10),
-        _fk("invn_attr_id", "inventory_attribute"),
-        _set("allocation_set", "allocation", "order_dtl_id"),
-        _s("cust_field_1", 255),
-        _s("cust_field_2", 255),
-        *_audit(),
-    ),
+    _fk("order_id", "order_hdr", "Y"),
+    _fk("item_id", "item", "Y"),
+    _int("seq_nbr"),
+    _d("ord_qty"),
+    _d("orig_ord_qty"),
+    _d("alloc_qty"),
+    _fk("ordered_uom_id", "uom"),
+    _d("ordered_uom_qty"),
+    _d("sale_price"),
+    _d("cost"),
+    _d("unit_declared_value"),
+    _status(),
+    _s("po_nbr", 50),
+    _s("shipment_nbr", 50),
+    _s("lock_code", 10),
+    _fk("invn_attr_id", "inventory_attribute"),
+    _set("allocation_set", "allocation", "order_dtl_id"),
+    _s("cust_field_1", 255),
+    _s("cust_field_2", 255),
 )
 
-ALLOCATION = Entity(
+ALLOCATION = _tracked(
     "allocation",
-    fields=(
-        _id(),
-        _d("alloc_qty"),
-        _d("packed_qty"),
-        _fk("alloc_uom_id", "uom"),
-        _fk("cartonize_uom_id", "uom"),
-        _s("final_oblpn_nbr", 50),
-        _fk("from_inventory_id", "inventory"),
-        _fk("to_inventory_id", "inventory"),
-        _flg("is_picking_flg"),
-        _fk("mhe_system_id", "mhe_system"),
-        _fk("ob_lpn_type_id", "ob_lpn_type"),
-        _fk("order_dtl_id", "order_dtl", "Y"),
-        _s("pick_locn_str", 50),
-        _s("pick_user", 255),
-        _ts("picked_ts"),
-        _status(),
-        _fk("task_id", "task"),
-        _int("task_seq_nbr"),
-        _fk("type_id", "allocation_type"),
-        _fk("wave_id", "wave"),
-        *_audit(),
-    ),
+    _d("alloc_qty"),
+    _d("packed_qty"),
+    _fk("alloc_uom_id", "uom"),
+    _fk("cartonize_uom_id", "uom"),
+    _s("final_oblpn_nbr", 50),
+    _fk("from_inventory_id", "inventory"),
+    _fk("to_inventory_id", "inventory"),
+    _flg("is_picking_flg"),
+    _fk("mhe_system_id", "mhe_system"),
+    _fk("ob_lpn_type_id", "ob_lpn_type"),
+    _fk("order_dtl_id", "order_dtl", "Y"),
+    _s("pick_locn_str", 50),
+    _s("pick_user", 255),
+    _ts("picked_ts"),
+    _status(),
+    _fk("task_id", "task"),
+    _int("task_seq_nbr"),
+    _fk("type_id", "allocation_type"),
+    _fk("wave_id", "wave"),
 )
 
 # --- the rest of a distributor's tenant ------------------------------------------------
 
-VENDOR = Entity(
+VENDOR = _tracked(
     "vendor",
+    _fk("company_id", "company", "Y"),
+    _s("vendor_code", 25, "Y"),
+    _s("name", 255),
+    *_address(),
+    _s("email", 255),
+    _flg("active_flg"),
     key="vendor_code",
-    fields=(
-        _id(),
-        _fk("company_id", "company", "Y"),
-        _s("vendor_code", 25, "Y"),
-        _s("name", 255),
-        _s("address_1", 255),
-        _s("city", 40),
-        _s("state", 3),
-        _s("zip", 10),
-        _s("country", 2),
-        _s("phone_nbr", 30),
-        _s("email", 255),
-        _flg("active_flg"),
-        *_audit(),
-    ),
 )
 
 ORDER_STATUS = _lookup("order_status")
@@ -409,207 +380,179 @@ PUTAWAY_TYPE = _lookup("putaway_type", _fk("company_id", "company", "Y"), _s("co
 # Tenants answer 400 to ordering on some entities; this one refuses any ordering.
 HISTORY_ACTIVITY = _lookup("history_activity", ordering=False)
 
-INVENTORY_ATTRIBUTE = Entity(
+INVENTORY_ATTRIBUTE = _tracked(
     "inventory_attribute",
+    _fk("company_id", "company", "Y"),
+    _s("invn_attr_a", 255),
+    _s("invn_attr_b", 255),
+    _s("invn_attr_c", 255),
+    _s("invn_attr_d", 255),
+    _s("invn_attr_e", 255),
     key="invn_attr_a",
-    fields=(
-        _id(),
-        _fk("company_id", "company", "Y"),
-        _s("invn_attr_a", 255),
-        _s("invn_attr_b", 255),
-        _s("invn_attr_c", 255),
-        _s("invn_attr_d", 255),
-        _s("invn_attr_e", 255),
-        *_audit(),
-    ),
 )
 
-INVENTORY_LOCK = Entity(
+INVENTORY_LOCK = _tracked(
     "inventory_lock",
+    _fk("company_id", "company", "Y"),
+    _s("code", 25, "Y"),
+    _s("description", 255),
+    _flg("allow_allocation_flg"),
+    _flg("active_flg"),
     key="code",
-    fields=(
-        _id(),
-        _fk("company_id", "company", "Y"),
-        _s("code", 25, "Y"),
-        _s("description", 255),
-        _flg("allow_allocation_flg"),
-        _flg("active_flg"),
-        *_audit(),
-    ),
 )
 
-BATCH_NUMBER = Entity(
+BATCH_NUMBER = _tracked(
     "batch_number",
+    _fk("company_id", "company", "Y"),
+    _fk("item_id", "item", "Y"),
+    _s("batch_nbr", 50, "Y"),
+    _date("manufacture_date"),
+    _date("expiry_date"),
+    _flg("is_active_flg"),
     key="batch_nbr",
-    fields=(
-        _id(),
-        _fk("company_id", "company", "Y"),
-        _fk("item_id", "item", "Y"),
-        _s("batch_nbr", 50, "Y"),
-        _date("manufacture_date"),
-        _date("expiry_date"),
-        _flg("is_active_flg"),
-        *_audit(),
-    ),
 )
 
-ITEM_METRIC = Entity(
+ITEM_METRIC = _tracked(
     "item_metric",
-    fields=(
-        _id(),
-        _fk("facility_id", "facility", "Y"),
-        _fk("item_id", "item", "Y"),
-        _s("abc_class", 1),
-        _int("pick_count_30d"),
-        _d("units_picked_30d"),
-        _d("avg_daily_units"),
-        _date("last_pick_date"),
-        *_audit(),
-    ),
+    _fk("facility_id", "facility", "Y"),
+    _fk("item_id", "item", "Y"),
+    _s("abc_class", 1),
+    _int("pick_count_30d"),
+    _d("units_picked_30d"),
+    _d("avg_daily_units"),
+    _date("last_pick_date"),
 )
 
-PURCHASE_ORDER_HDR = Entity(
+PURCHASE_ORDER_HDR = _tracked(
     "purchase_order_hdr",
+    _fk("facility_id", "facility", "Y"),
+    _fk("company_id", "company", "Y"),
+    _s("po_nbr", 50, "Y"),
+    _fk("vendor_id", "vendor"),
+    _status(),
+    _fk("po_type_id", "po_type"),
+    _date("ord_date"),
+    _date("ship_date"),
+    _date("delivery_date"),
+    _date("cancel_date"),
+    _s("dept_code", 30),
+    _s("ref_nbr", 50),
+    _set("purchase_order_dtl_set", "purchase_order_dtl", "po_id"),
+    _s("cust_field_1", 255),
     key="po_nbr",
-    fields=(
-        _id(),
-        _fk("facility_id", "facility", "Y"),
-        _fk("company_id", "company", "Y"),
-        _s("po_nbr", 50, "Y"),
-        _fk("vendor_id", "vendor"),
-        _status(),
-        _fk("po_type_id", "po_type"),
-        _date("ord_date"),
-        _date("ship_date"),
-        _date("delivery_date"),
-        _date("cancel_date"),
-        _s("dept_code", 30),
-        _s("ref_nbr", 50),
-        _set("purchase_order_dtl_set", "purchase_order_dtl", "po_id"),
-        _s("cust_field_1", 255),
-        *_audit(),
-    ),
 )
 
-PURCHASE_ORDER_DTL = Entity(
+PURCHASE_ORDER_DTL = _tracked(
     "purchase_order_dtl",
-    fields=(
-        _id(),
-        _fk("po_id", "purchase_order_hdr", "Y"),
-        _int("seq_nbr"),
-        _fk("item_id", "item", "Y"),
-        _d("ord_qty"),
-        _d("orig_ord_qty"),
-        _d("shipped_qty"),
-        _d("received_qty"),
-        _d("unit_cost"),
-        _fk("uom_id", "uom"),
-        _status(),
-        _fk("invn_attr_id", "inventory_attribute"),
-        *_audit(),
-    ),
+    _fk("po_id", "purchase_order_hdr", "Y"),
+    _int("seq_nbr"),
+    _fk("item_id", "item", "Y"),
+    _d("ord_qty"),
+    _d("orig_ord_qty"),
+    _d("shipped_qty"),
+    _d("received_qty"),
+    _d("unit_cost"),
+    _fk("uom_id", "uom"),
+    _status(),
+    _fk("invn_attr_id", "inventory_attribute"),
 )
 
-IB_SHIPMENT = Entity(
+IB_SHIPMENT = _tracked(
     "ib_shipment",
+    _fk("facility_id", "facility", "Y"),
+    _fk("company_id", "company", "Y"),
+    _s("shipment_nbr", 50, "Y"),
+    _fk("shipment_type_id", "shipment_type"),
+    _status(),
+    _fk("vendor_id", "vendor"),
+    _s("trailer_nbr", 50),
+    _s("load_nbr", 50),
+    _s("manifest_nbr", 50),
+    _date("shipped_date"),
+    _date("appt_date"),
+    Field("appt_time", Kind.TIME),
+    _ts("checkin_ts"),
+    _ts("verified_ts"),
+    _set("ib_shipment_dtl_set", "ib_shipment_dtl", "shipment_id"),
     key="shipment_nbr",
-    fields=(
-        _id(),
-        _fk("facility_id", "facility", "Y"),
-        _fk("company_id", "company", "Y"),
-        _s("shipment_nbr", 50, "Y"),
-        _fk("shipment_type_id", "shipment_type"),
-        _status(),
-        _fk("vendor_id", "vendor"),
-        _s("trailer_nbr", 50),
-        _s("load_nbr", 50),
-        _s("manifest_nbr", 50),
-        _date("shipped_date"),
-        _date("appt_date"),
-        Field("appt_time", Kind.TIME),
-        _ts("checkin_ts"),
-        _ts("verified_ts"),
-        _set("ib_shipment_dtl_set", "ib_shipment_dtl", "shipment_id"),
-        *_audit(),
-    ),
 )
 
-IB_SHIPMENT_DTL = Entity(
+IB_SHIPMENT_DTL = _tracked(
     "ib_shipment_dtl",
-    fields=(
-        _id(),
-        _fk("shipment_id", "ib_shipment", "Y"),
-        _int("seq_nbr"),
-        _fk("item_id", "item", "Y"),
-        _fk("po_id", "purchase_order_hdr"),
-        _fk("po_dtl_id", "purchase_order_dtl"),
-        _s("lpn_nbr", 50),
-        _d("shipped_qty"),
-        _d("received_qty"),
-        _fk("batch_number_id", "batch_number"),
-        _date("expiry_date"),
-        _fk("invn_attr_id", "inventory_attribute"),
-        *_audit(),
-    ),
+    _fk("shipment_id", "ib_shipment", "Y"),
+    _int("seq_nbr"),
+    _fk("item_id", "item", "Y"),
+    _fk("po_id", "purchase_order_hdr"),
+    _fk("po_dtl_id", "purchase_order_dtl"),
+    _s("lpn_nbr", 50),
+    _d("shipped_qty"),
+    _d("received_qty"),
+    _fk("batch_number_id", "batch_number"),
+    _date("expiry_date"),
+    _fk("invn_attr_id", "inventory_attribute"),
 )
 
-CONTAINER = Entity(
+CONTAINER = _tracked(
     "container",
+    _fk("facility_id", "facility", "Y"),
+    _fk("company_id", "company", "Y"),
+    _s("container_nbr", 50, "Y"),
+    _s("type", 1),
+    _status(),
+    _fk("curr_location_id", "location", "C"),
+    _fk("prev_location_id", "location"),
+    _date("priority_date"),
+    _fk("rcvd_shipment_id", "ib_shipment", "C"),
+    _ts("rcvd_ts"),
+    _s("rcvd_user", 255),
+    _s("rcvd_trailer_nbr", 50),
+    _ts("first_putaway_ts"),
+    _fk("putawaytype_id", "putaway_type"),
+    _fk("lpn_type_id", "lpn_type"),
+    _s("ref_po_nbr", 50),
+    _s("ref_shipment_nbr", 50),
+    _d("weight"),
+    _d("volume"),
+    _d("length"),
+    _d("width"),
+    _d("height"),
     key="container_nbr",
-    fields=(
-        _id(),
-        _fk("facility_id", "facility", "Y"),
-        _fk("company_id", "company", "Y"),
-        _s("container_nbr", 50, "Y"),
-        _s("type", 1),
-        _status(),
-        _fk("curr_location_id", "location", "C"),
-        _fk("prev_location_id", "location"),
-        _date("priority_date"),
-        _fk("rcvd_shipment_id", "ib_shipment", "C"),
-        _ts("rcvd_ts"),
-        _s("rcvd_user", 255),
-        _s("rcvd_trailer_nbr", 50),
-        _ts("first_putaway_ts"),
-        _fk("putawaytype_id", "putaway_type"),
-        _fk("lpn_type_id", "lpn_type"),
-        _s("ref_po_nbr", 50),
-        _s("ref_shipment_nbr", 50),
-        _d("weight"),
-        _d("volume"),
-        _d("length"),
-        _d("width"),
-        _d("height"),
-        *_audit(),
-    ),
 )
 
-IB_CONTAINER = Entity(
+IB_CONTAINER = _tracked(
     "ib_container",
-    fields=(
-        _id(),
-        _fk("shipment_id", "ib_shipment", "Y"),
-        _fk("container_id", "container", "Y"),
-        _s("container_nbr", 50),
-        _status(),
-        _ts("rcvd_ts"),
-        _s("rcvd_user", 255),
-        *_audit(),
-    ),
+    _fk("shipment_id", "ib_shipment", "Y"),
+    _fk("container_id", "container", "Y"),
+    _s("container_nbr", 50),
+    _status(),
+    _ts("rcvd_ts"),
+    _s("rcvd_user", 255),
 )
 
-CONTAINER_LOCK_XREF = Entity(
+CONTAINER_LOCK_XREF = _tracked(
     "container_lock_xref",
-    fields=(
-        _id(),
-        _fk("container_id", "container", "Y"),
-        _fk("lock_code_id", "inventory_lock", "Y"),
-        *_audit(),
-    ),
+    _fk("container_id", "container", "Y"),
+    _fk("lock_code_id", "inventory_lock", "Y"),
 )
 
-INVENTORY_HISTORY = Entity(
+INVENTORY_HISTORY = _tracked(
     "inventory_history",
+    _fk("company_id", "company", "Y"),
+    _fk("facility_id", "facility", "Y"),
+    _fk("history_activity_id", "history_activity", "Y"),
+    _status(),
+    _s("group_nbr", 50),
+    _s("item_code", 50),
+    _s("item_alternate_code", 100),
+    _s("container_nbr", 50),
+    _s("location", 50),
+    _s("po_nbr", 50),
+    _s("shipment_nbr", 50),
+    _d("orig_qty"),
+    _d("adj_qty"),
+    _s("reason_code", 25),
+    _s("ref_code_1", 25),
+    _s("ref_value_1", 255),
     # Oracle: "certain combinations of query string fields are required" on this large table.
     filter_rule=(
         ("company_id__code", "facility_id__code", "group_nbr"),
@@ -617,26 +560,6 @@ INVENTORY_HISTORY = Entity(
         ("company_id__code", "facility_id__code", "history_activity_id", "item_code"),
         ("company_id__code", "facility_id__code", "history_activity_id", "item_alternate_code"),
         ("company_id__code", "facility_id__code", "history_activity_id", "container_nbr"),
-    ),
-    fields=(
-        _id(),
-        _fk("company_id", "company", "Y"),
-        _fk("facility_id", "facility", "Y"),
-        _fk("history_activity_id", "history_activity", "Y"),
-        _status(),
-        _s("group_nbr", 50),
-        _s("item_code", 50),
-        _s("item_alternate_code", 100),
-        _s("container_nbr", 50),
-        _s("location", 50),
-        _s("po_nbr", 50),
-        _s("shipment_nbr", 50),
-        _d("orig_qty"),
-        _d("adj_qty"),
-        _s("reason_code", 25),
-        _s("ref_code_1", 25),
-        _s("ref_value_1", 255),
-        *_audit(),
     ),
 )
 

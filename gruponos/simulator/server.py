@@ -20,7 +20,7 @@ import time
 import traceback
 import uuid
 from bisect import bisect_left, bisect_right
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import orjson
 
 from gruponos.simulator.documents import json_sql, record_sql
+from gruponos.simulator.options import from_mapping
 from gruponos.simulator.query import BadQuery, Column, Query, decode_cursor, encode_cursor, parse, parse_detail
 from gruponos.simulator.schema import SCHEMA, Entity, Field, Kind
 
@@ -56,11 +57,7 @@ class Faults:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Faults:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return from_mapping(cls, data, "fault")
 
 
 class _Reply(Exception):

@@ -37,9 +37,10 @@ from gruponos.pipeline import EntityReport
 from gruponos.settings import DEFAULT_ENTITIES
 from gruponos.simulator import Simulator
 from gruponos.warehouse import connect
+from tests.integration._warehouse import PG_DSN
+from tests.local import tenant
 from tests.specs import CATALOG
 
-PG_DSN = os.environ.get("GRUPONOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "s3cr3t-Pa55-9f1"  # a password that must never be printed
 
 
@@ -76,10 +77,7 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-@pytest.fixture
-def simulator() -> Iterator[Simulator]:
-    with Simulator(scale=1_000, seed=11) as s:
-        yield s
+simulator = tenant(scale=1_000, seed=11)
 
 
 @pytest.fixture

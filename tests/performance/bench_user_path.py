@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.local import cli_env
 from tests.performance._common import simulator
 
 PYTHON = sys.executable
@@ -68,16 +69,8 @@ def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
 
 
 def _env(base_url: str, folder: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRUPONOS_", "PREFECT_"))}
-    return env | {
-        "GRUPONOS_ENV": "local",
-        "GRUPONOS_WMS__BASE_URL": base_url,
-        "GRUPONOS_WAREHOUSE__PATH": str(folder / "wh.duckdb"),
-        "GRUPONOS_FLOWS__LANDING_PATH": str(folder / "landing"),
-        "GRUPONOS_FLOWS__RESULTS_PATH": str(folder / "results"),
-        "GRUPONOS_SYNC__ENTITIES": "allocation",
-        **extra,
-    }
+    own = {"GRUPONOS_FLOWS__RESULTS_PATH": str(folder / "results"), "GRUPONOS_SYNC__ENTITIES": "allocation"}
+    return cli_env(base_url, folder, **(own | extra))
 
 
 def main() -> None:
