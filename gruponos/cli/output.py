@@ -42,7 +42,8 @@ def err(text: str) -> None:
 
 
 def fail(message: str) -> None:
-    """The one error line a person acts on."""
+    """The one error line a person acts on (and in the log file, beside what led to it)."""
+    logging.getLogger("gruponos.cli").error("%s", redact(message))
     err_console.print(f"[red]error:[/red] {escape(redact(message))}")
 
 
