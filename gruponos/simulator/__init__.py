@@ -34,7 +34,7 @@ from gruponos.simulator.workload import Workload, Writer
 __all__ = ["EPOCH", "SCHEMA", "STATUS_CODES", "Changes", "Faults", "Simulator", "Tenant", "Workload"]
 
 DEFAULT_USERNAME = "gruponos"
-DEFAULT_PASSWORD = "gruponos-local"  # noqa: S105 - the local environment's well-known credential
+DEFAULT_PASSWORD = "wms-sim-local"  # noqa: S105 - the local environment's well-known credential
 
 
 class Simulator:
