@@ -178,6 +178,9 @@ def up(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         service.start(say=err)
+        # from here Ctrl-C only asks the loop below to end (a KeyboardInterrupt raised inside
+        # Event.wait can leave its lock released twice: "RuntimeError: release unlocked lock")
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         console.print(
             f"[green]gruponos local service is up[/]: dashboard [bold]{service.ui_url}[/]\n"
             f"  run a sync:  PREFECT_API_URL={service.api_url} uv run prefect deployment run full-sync/local --watch\n"
