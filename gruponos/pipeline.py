@@ -288,7 +288,8 @@ def _load_parts(plan: Plan, warehouse: Warehouse, tally: _Tally, parts: Iterable
     except Broken as exc:
         return IOFailure(exc.error)
     except Stopped:
-        return IOFailure(SyncError(spec.name, "extract", "stopped by the user; a rerun resumes", True, plan.where()))
+        message = "stopped by the user; a rerun resumes"
+        return IOFailure(SyncError(spec.name, "extract", message, True, plan.where(), stopped=True))
     except WmsError as exc:
         return IOFailure(error(spec.name, "extract", plan.where(), exc))
     except WarehouseError as exc:

@@ -39,11 +39,13 @@ def test_ctrl_c_stops_a_sync_within_seconds_and_the_rerun_resumes(simulator: Sim
     _wait_for_log(tmp_path, "records committed")  # a first part is in
     proc.send_signal(signal.SIGINT)
     sent = time.monotonic()
-    _, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=60)
     stopped_after = time.monotonic() - sent
     assert stopped_after < 5, f"Ctrl-C took {stopped_after:.1f} s"
     assert proc.returncode == 130, err
-    assert "stopping" in err and "stopped by the user" in err
+    assert "stopping" in err and "stopped by the user: 1 entity mid-way (a rerun resumes), 0 not run" in err, err
+    assert "error:" not in err, err  # a stop the user asked for is said once, not as a failure
+    assert any(line.split()[:2] == ["allocation", "stopped"] for line in out.splitlines()), out
     loaded = _count(warehouse)
     assert 0 < loaded < simulator.tenant.count("allocation")
     with duckdb.connect(str(warehouse), read_only=True) as db:
