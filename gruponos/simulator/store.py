@@ -28,12 +28,7 @@ EPOCH = datetime(2026, 11, 1, 0, 0, 0, tzinfo=UTC)
 _GENERATION_ORDER = (
     "company",
     "facility",
-    "order_status",
-    "inventory_status",
-    "purchase_order_status",
-    "order_type",
-    "putaway_type",
-    "history_activity",
+    *LOOKUP_ROWS,  # the statuses and types
     "inventory_lock",
     "inventory_attribute",
     "vendor",
