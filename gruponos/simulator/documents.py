@@ -1,8 +1,8 @@
 """Records rendered as the real API shapes them, kept in an append-only file on disk.
 
-Rendering JSON costs ~10 µs a record; serving must reach hundreds of thousands of records a
-second. So each record is rendered once (lazily, or ahead in the background) into a file,
-and a page is a few ``pread`` calls over contiguous byte ranges. Memory holds two small
+Rendering a record's JSON costs far more than serving its bytes (figures: bench_simulator).
+So each record is rendered once (lazily, or ahead in the background) into a file, and a page
+is a few ``pread`` calls over contiguous byte ranges. Memory holds two small
 integer arrays per entity (offset, length by id), never the documents themselves.
 """
 
