@@ -306,7 +306,7 @@ class EntityRun:
         except (Transient, Failed) as exc:
             return exc.error
         except pipeline.Stopped:  # Ctrl-C in an ad hoc run: the CLI asked every step to stop
-            return SyncError(self.name, "extract", "stopped by the user; a rerun resumes", True)
+            return SyncError(self.name, "extract", "stopped by the user; a rerun resumes", True, stopped=True)
         landing.remove(landed.path)
         return report
 

@@ -75,6 +75,7 @@ class SyncError:
     window: str | None = None
     record_id: int | None = None
     rule: str | None = None
+    stopped: bool = False  # Ctrl-C: stopped mid-way (a rerun resumes) or not started (step "plan")
 
     def __str__(self) -> str:
         where = f"{self.entity}: {self.step} failed"

@@ -41,7 +41,7 @@ from gruponos.quality import Checked, Rejection, check
 from gruponos.redact import redact
 from gruponos.settings import Settings
 from gruponos.warehouse import Checkpoint, RunRecord, Warehouse
-from gruponos.wms import Extraction, Page, WmsClient, extract
+from gruponos.wms import Extraction, Page, WmsClient
 
 __all__ = [
     "Context",
@@ -140,7 +140,7 @@ def _stream(plan: Plan, *, ctx: Context, started: float) -> IOResult[EntityRepor
 
 def extraction(plan: Plan, wms: WmsClient) -> Extraction:
     """The plan's pages as they come from the WMS (iterate ``.pages()`` once)."""
-    return extract(plan.spec, wms, window=plan.window, resume_after=plan.resume_after, filters=plan.filters)
+    return Extraction(plan.spec, wms, window=plan.window, resume_after=plan.resume_after, filters=plan.filters)
 
 
 def validate(
@@ -288,7 +288,8 @@ def _load_parts(plan: Plan, warehouse: Warehouse, tally: _Tally, parts: Iterable
     except Broken as exc:
         return IOFailure(exc.error)
     except Stopped:
-        return IOFailure(SyncError(spec.name, "extract", "stopped by the user; a rerun resumes", True, plan.where()))
+        message = "stopped by the user; a rerun resumes"
+        return IOFailure(SyncError(spec.name, "extract", message, True, plan.where(), stopped=True))
     except WmsError as exc:
         return IOFailure(error(spec.name, "extract", plan.where(), exc))
     except WarehouseError as exc:

@@ -96,7 +96,7 @@ def _one(
     stop: threading.Event,
 ) -> Outcome:
     if stop.is_set():
-        return SyncError(spec.name, "plan", "not started: the run was stopped")
+        return SyncError(spec.name, "plan", "not started: the run was stopped", stopped=True)
     try:
         warehouse = connect(settings.warehouse)
     except Error as exc:

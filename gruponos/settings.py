@@ -34,7 +34,7 @@ __all__ = [
 
 ENV_PREFIX = "GRUPONOS_"
 LOCAL_USERNAME = "gruponos"
-LOCAL_PASSWORD = "gruponos-local"  # noqa: S105 - the simulator's well-known local credential
+LOCAL_PASSWORD = "wms-sim-local"  # noqa: S105 - the simulator's well-known local credential
 LOCAL_PORT = 8765
 
 

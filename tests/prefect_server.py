@@ -7,14 +7,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import psycopg
+
+from gruponos.cli.service import wait_healthy, wait_or_kill
 
 PG_ADMIN = os.environ.get("GRUPONOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 PREFECT = str(Path(sys.executable).parent / "prefect")
@@ -62,30 +62,22 @@ def prefect_server(home: Path) -> Iterator[tuple[str, dict[str, str]]]:
     cmd = [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"prefect server exited: {(home / 'server.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{api_url}/health", timeout=2).is_success:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("prefect server not healthy after 180 s")
-            time.sleep(0.5)
+        try:
+            wait_healthy(api_url, dead=lambda: _exited(server), timeout=180, log=home / "server.log")
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {(home / 'server.log').read_text()[-3000:]}") from None
         yield api_url, env
     finally:
         server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        wait_or_kill(server, timeout=30)
         log.close()
         if database is not None:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def _exited(proc: subprocess.Popen[bytes]) -> str | None:
+    return None if proc.poll() is None else f"prefect server (exit code {proc.returncode})"
 
 
 def prefect(

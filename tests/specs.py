@@ -31,6 +31,18 @@ CATALOG: dict[str, EntitySpec] = {name: spec(name) for name in NAMES}
 INBOUND = ("purchase_order_hdr", "purchase_order_dtl", "ib_shipment", "ib_shipment_dtl", "container", "ib_container")
 
 
+# The dbt project's incremental models (intermediate and marts), written down here rather than
+# read from the project.
+INCREMENTAL_MODELS = (
+    "int_allocation_lifecycle",
+    "int_order_lines_enriched",
+    "fct_allocation_performance",
+    "fct_order_fulfillment",
+    "fct_inventory_position",
+    "fct_inbound_receipts",
+)
+
+
 def read_by_dbt(wms: WmsClient) -> dict[str, EntitySpec]:
     """Every entity the dbt project's models read: the eight written-down specs, and the inbound
     ones derived from ``wms``'s describe as a run derives them."""

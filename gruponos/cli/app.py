@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -142,8 +143,6 @@ def _run_engine(
 @app.command()
 def status() -> None:
     """Per entity: watermark, last run and its state, rows, quarantined rows."""
-    from rich.table import Table
-
     from gruponos.warehouse import connect
     from gruponos.warehouse.status import entity_status
 
@@ -156,17 +155,25 @@ def status() -> None:
         rows = entity_status(warehouse, cfg.warehouse.db_schema)
     finally:
         warehouse.close()
-    table = Table(title=f"gruponos status ({cfg.env.value}, {cfg.warehouse.kind}, {Path(cfg.warehouse.path).name})")
-    for col in ("entity", "watermark", "state", "finished", "rows", "deleted", "rejected"):
-        table.add_column(col, justify="right" if col in ("rows", "deleted", "rejected") else "left", no_wrap=True)
+    # One line per entity in 80 columns: one space between columns, the year only when it is
+    # not this one, the last run's end as its age; names and numbers are never cut.
+    table = narrow_table(f"gruponos status ({cfg.env.value}, {cfg.warehouse.kind}, {Path(cfg.warehouse.path).name})")
+    table.padding = (0, 0)
+    for col in ("entity", "watermark", "last run", "ended"):
+        table.add_column(col, no_wrap=True)
+    for col in ("rows", "deleted", "rejected"):
+        table.add_column(col, justify="right", no_wrap=True)
     colours = {"ok": "green", "failed": "red", "abandoned": "yellow", "running": "cyan"}
+    modes = {"incremental": "incr", "full": "full"}
+    now = datetime.now(UTC)
     for r in rows:
         state = r.last_status or "never run"
+        mode = f" {modes.get(r.last_mode, r.last_mode)}" if r.last_mode else ""
         table.add_row(
             r.entity,
-            _when(r.watermark),
-            f"[{colours.get(state, 'default')}]{state}[/]" + (f" ({r.last_mode})" if r.last_mode else ""),
-            _when(r.last_finished_at),
+            _when(r.watermark, now),
+            f"[{colours.get(state, 'default')}]{state}[/]{mode}",
+            _age(r.last_finished_at, now),
             "—" if r.rows is None else f"{r.rows:,}",
             "—" if r.deleted is None else f"{r.deleted:,}",
             f"[{'yellow' if r.rejected else 'default'}]{r.rejected:,}[/]",
@@ -177,8 +184,21 @@ def status() -> None:
             err(f"[red]{r.entity}:[/red] {redact(r.last_error)}")
 
 
-def _when(moment: Any) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
+def _when(moment: Any, now: datetime) -> str:
+    if not moment:
+        return "—"
+    return str(moment.strftime("%m-%d %H:%M" if moment.year == now.year else "%Y-%m-%d %H:%M"))
+
+
+def _age(moment: Any, now: datetime) -> str:
+    """How long ago: ``45s ago``, ``12m ago``, ``5h ago``, ``3d ago``."""
+    if not moment:
+        return "—"
+    seconds = max(0, int((now - (moment if moment.tzinfo else moment.replace(tzinfo=UTC))).total_seconds()))
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
 
 
 @app.command()

@@ -48,7 +48,7 @@ def demo(
                            "GRUPONOS_WAREHOUSE__KIND": "duckdb", "GRUPONOS_WAREHOUSE__PATH": str(target)})  # fmt: skip
         cfg = settings_module.load()
         t0 = time.perf_counter()
-        full, error = _sync(cfg, "full", through_prefect, run_dbt=False)
+        full, error = _sync(cfg, "full", through_prefect)
         print_reports("1. full sync", full, time.perf_counter() - t0)
         changes = _admin(cfg, base_url, "advance", minutes=60, modify=0.01, insert=0.002)
         console.print(
@@ -56,18 +56,20 @@ def demo(
             f"{sum(changes['inserted'].values()):,} inserted"
         )
         t0 = time.perf_counter()
-        incremental, error2 = _sync(cfg, "incremental", through_prefect, run_dbt=False)
+        incremental, error2 = _sync(cfg, "incremental", through_prefect)
         print_reports("3. incremental sync of the operational entities", incremental, time.perf_counter() - t0)
         t0 = time.perf_counter()
-        master, error3 = _sync(cfg, "master", through_prefect, run_dbt=True)
-        print_reports("4. master and lookup data re-read, then dbt build", master, time.perf_counter() - t0)
+        master, error3 = _sync(cfg, "master", through_prefect)
+        print_reports("4. master and lookup data re-read", master, time.perf_counter() - t0)
         expected = _admin(cfg, base_url, "status")["counts"]
-        for problem in (error, error2, error3):
-            if problem:
-                fail(problem)
         failed = bool(error or error2 or error3) or any(
             isinstance(o, SyncError) for o in [*full, *incremental, *master]
         )
+        error4 = None if failed else _dbt_build(cfg)
+        for problem in (error, error2, error3, error4):
+            if problem:
+                fail(problem)
+        failed |= bool(error4)
     synced = [o.entity for o in full if not isinstance(o, SyncError)]
     failed |= not _reconcile(cfg, {k: v for k, v in expected.items() if k in synced})
     if not failed:
@@ -77,9 +79,7 @@ def demo(
         raise typer.Exit(1)
 
 
-def _sync(
-    cfg: settings_module.Settings, kind: str, through_prefect: bool, *, run_dbt: bool
-) -> tuple[list[Any], str | None]:
+def _sync(cfg: settings_module.Settings, kind: str, through_prefect: bool) -> tuple[list[Any], str | None]:
     """One sync of every selected entity, in this process or through the flows."""
     import threading
 
@@ -87,19 +87,23 @@ def _sync(
     if through_prefect:
         from gruponos.cli.flows import run_flow
 
-        return run_flow(cfg, kind, None, run_dbt=run_dbt, stop=stop, verbose=False)
+        return run_flow(cfg, kind, None, run_dbt=False, stop=stop, verbose=False)
     from gruponos.runs import sync_many
 
     with Bars() as bars:
         outcomes: list[Any] = list(sync_many(cfg, kind, progress=bars.update, stop=stop))
-    if not run_dbt or any(isinstance(o, SyncError) for o in outcomes):
-        return outcomes, None
+    return outcomes, None
+
+
+def _dbt_build(cfg: settings_module.Settings) -> str | None:
+    """``dbt build`` of the marts on what the syncs loaded; the failure's message, if any."""
     from gruponos import dbt_runner
 
     err("dbt build…")
+    started = time.perf_counter()
     result = dbt_runner.invoke(["build", "--log-level", "warn"], cfg)  # its full log: data/dbt/logs
-    err(f"dbt build: {dbt_runner.summary(result)}")
-    return outcomes, None if result.success else f"dbt build failed: {dbt_runner.failures(result)}"
+    console.print(f"5. dbt build: {dbt_runner.summary(result)} in {time.perf_counter() - started:.1f} s")
+    return None if result.success else f"dbt build failed: {dbt_runner.failures(result)}"
 
 
 def _admin(cfg: settings_module.Settings, base_url: str, action: str, **params: float) -> dict[str, Any]:
@@ -136,9 +140,9 @@ def _reconcile(cfg: settings_module.Settings, expected: dict[str, int]) -> bool:
         warehouse.close()
     if ok:
         total = sum(expected.values())
-        console.print(f"[green]5. reconciled {len(expected)} entities with the WMS: all equal ({total:,} live rows)[/]")
+        console.print(f"[green]6. reconciled {len(expected)} entities with the WMS: all equal ({total:,} live rows)[/]")
     else:
-        console.print(f"[red]5. reconciled {len(expected)} entities with the WMS: MISMATCH[/] (warehouse/WMS)")
+        console.print(f"[red]6. reconciled {len(expected)} entities with the WMS: MISMATCH[/] (warehouse/WMS)")
         for part in parts:
             if "/" in part:
                 console.print(f"  {part}")
@@ -150,7 +154,7 @@ def _print_marts(path: Path) -> None:
     from gruponos.cli.output import number
     from gruponos.dbt_runner import top_facilities
 
-    table = Table(title="6. dbt marts: top facilities by fulfillment rate")
+    table = Table(title="7. dbt marts: top facilities by fulfillment rate")
     for col in ("facility", "allocations", "allocated", "packed", "rate"):
         table.add_column(col, justify="left" if col == "facility" else "right")
     for row in top_facilities(path):

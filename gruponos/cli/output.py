@@ -42,7 +42,8 @@ def err(text: str) -> None:
 
 
 def fail(message: str) -> None:
-    """The one error line a person acts on."""
+    """The one error line a person acts on (and in the log file, beside what led to it)."""
+    logging.getLogger("gruponos.cli").error("%s", redact(message))
     err_console.print(f"[red]error:[/red] {escape(redact(message))}")
 
 
@@ -127,8 +128,12 @@ def print_reports(title: str, outcomes: Sequence[Outcome], wall_s: float) -> Non
         table.add_column(col, justify="left" if col == "entity" else "right", no_wrap=True)
     rows = 0
     for o in outcomes:
-        if isinstance(o, SyncError):
-            table.add_row(f"[red]{o.entity}[/red]", f"[red]failed ({o.step})[/red]", "", "", "", "", "")
+        if isinstance(o, SyncError):  # what happened, in the width of the numbers it stands for
+            if o.stopped:
+                what = "not run" if o.step == "plan" else "stopped"
+                table.add_row(f"[yellow]{o.entity}[/]", f"[yellow]{what}[/]", "", "", "", "", "")
+            else:
+                table.add_row(f"[red]{o.entity}[/red]", f"[red]✗ {o.step}[/red]", "", "", "", "", "")
             continue
         rows += o.extracted
         updated = f"{o.updated:,}" + (f"+{o.restored:,}r" if o.restored else "")
@@ -146,9 +151,15 @@ def print_reports(title: str, outcomes: Sequence[Outcome], wall_s: float) -> Non
     console.print(table)
     if rows and wall_s > 0:
         console.print(f"{rows:,} records in {wall_s:.1f} s ({rows / wall_s:,.0f} records/s)")
+    stopped = [o for o in outcomes if isinstance(o, SyncError) and o.stopped]
+    if stopped:
+        mid_way = sum(1 for o in stopped if o.step != "plan")
+        err(f"[yellow]stopped by the user: {mid_way} {'entity' if mid_way == 1 else 'entities'} mid-way "
+            f"(a rerun resumes), {len(stopped) - mid_way} not run[/]")  # fmt: skip
     for o in outcomes:
         if isinstance(o, SyncError):
-            fail(str(o))
+            if not o.stopped:
+                fail(str(o))
             continue
         if o.restored:
             err(f"[yellow]{o.entity}: {o.restored:,} rows deleted earlier are back (counted in 'updated' as +Nr)[/]")

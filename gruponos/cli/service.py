@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -30,7 +30,7 @@ import typer
 from gruponos import settings as settings_module
 from gruponos.cli.output import console, err, fail
 
-__all__ = ["LOCAL_POOL", "Service", "app"]
+__all__ = ["LOCAL_POOL", "Service", "app", "wait_healthy", "wait_or_kill"]
 
 LOCAL_POOL = "gruponos-local"
 _LOCAL_DEPLOYMENTS = (
@@ -95,7 +95,7 @@ class Service:
             self._prefect("server", "start", "--host", "127.0.0.1", "--port", str(self.port)),
             "server.log",
         )
-        self._wait_healthy(timeout=180)
+        wait_healthy(self.api_url, dead=self.dead, timeout=180, log=self.home / "server.log")
         say("work pool, deployments (local)…")
         self._run("work-pool", "create", LOCAL_POOL, "--type", "process", "--overwrite")
         names = [arg for d in _LOCAL_DEPLOYMENTS for arg in ("--name", f"{d}/local")]
@@ -115,19 +115,6 @@ class Service:
         if (dead := self.dead()) is not None:
             raise RuntimeError(f"{dead} did not start (see {self.home})")
 
-    def _wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if (dead := self.dead()) is not None:
-                raise RuntimeError(f"{dead} exited (see {self.home / 'server.log'})")
-            try:
-                if httpx.get(f"{self.api_url}/health", timeout=2).is_success:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"the Prefect server was not healthy after {timeout:.0f} s (see {self.home / 'server.log'})")
-
     def dead(self) -> str | None:
         """The name of a part that has exited, if any."""
         for name, proc in self._children:
@@ -141,12 +128,33 @@ class Service:
             if proc.poll() is None:
                 proc.terminate()
         for _, proc in reversed(self._children):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            wait_or_kill(proc, timeout=20)
         self._children.clear()
+
+
+def wait_healthy(api_url: str, *, dead: Callable[[], str | None], timeout: float, log: Path) -> None:
+    """Wait until the Prefect server at ``api_url`` answers ``/health``; raise ``RuntimeError`` when
+    ``dead()`` names a part that has exited, or after ``timeout`` seconds (both name ``log``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (name := dead()) is not None:
+            raise RuntimeError(f"{name} exited (see {log})")
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2).is_success:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the Prefect server was not healthy after {timeout:.0f} s (see {log})")
+
+
+def wait_or_kill(proc: subprocess.Popen[Any], *, timeout: float) -> None:
+    """Wait ``timeout`` seconds for a process asked to stop, then SIGKILL it."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @app.command("up")
@@ -170,6 +178,9 @@ def up(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         service.start(say=err)
+        # from here Ctrl-C only asks the loop below to end (a KeyboardInterrupt raised inside
+        # Event.wait can leave its lock released twice: "RuntimeError: release unlocked lock")
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         console.print(
             f"[green]gruponos local service is up[/]: dashboard [bold]{service.ui_url}[/]\n"
             f"  run a sync:  PREFECT_API_URL={service.api_url} uv run prefect deployment run full-sync/local --watch\n"

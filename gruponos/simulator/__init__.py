@@ -9,6 +9,13 @@
 
 It plays the *other* side: it owns its schema (``simulator/schema.py``, where the
 ``describe`` type vocabulary is written down) and imports nothing else from gruponos.
+
+Where things are: ``schema*`` what the tenant serves (field kinds, declaration blocks, the
+entities, the lookups and codes); ``formulas*`` the SQL every row is made from; ``store`` the
+rows in DuckDB, ``tenant`` what changes them, ``workload`` the background writer;
+``query`` request parameters to SQL, ``answers`` what the entity API answers, ``documents``
+the rendered records, ``server`` the HTTP side; ``certificate``, ``options``, ``process``
+the TLS certificate, settings taken as a mapping, and a simulator in its own process.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from gruponos.simulator.workload import Workload, Writer
 __all__ = ["EPOCH", "SCHEMA", "STATUS_CODES", "Changes", "Faults", "Simulator", "Tenant", "Workload"]
 
 DEFAULT_USERNAME = "gruponos"
-DEFAULT_PASSWORD = "gruponos-local"  # noqa: S105 - the local environment's well-known credential
+DEFAULT_PASSWORD = "wms-sim-local"  # noqa: S105 - the local environment's well-known credential
 
 
 class Simulator:

@@ -1,8 +1,8 @@
 """Records rendered as the real API shapes them, kept in an append-only file on disk.
 
-Rendering JSON costs ~10 µs a record; serving must reach hundreds of thousands of records a
-second. So each record is rendered once (lazily, or ahead in the background) into a file,
-and a page is a few ``pread`` calls over contiguous byte ranges. Memory holds two small
+Rendering a record's JSON costs far more than serving its bytes (figures: bench_simulator).
+So each record is rendered once (lazily, or ahead in the background) into a file, and a page
+is a few ``pread`` calls over contiguous byte ranges. Memory holds two small
 integer arrays per entity (offset, length by id), never the documents themselves.
 """
 
@@ -48,13 +48,11 @@ def json_sql(f: Field, expr: str, offset: timedelta, *, bare_fk: bool = False) -
             v = f"cast({expr} as varchar)"
         case Kind.STR:
             v = f"to_json({expr})::varchar"
-        case Kind.DECIMAL:
-            v = f"'\"' || cast({expr} as varchar) || '\"'"
         case Kind.TS:
             v = f"strftime({expr} + to_minutes({offset_min}), '\"%Y-%m-%dT%H:%M:%S.%f') || '{suffix}\"'"
         case Kind.DATE:
             v = f"strftime({expr}, '\"%Y-%m-%d\"')"
-        case Kind.TIME:
+        case Kind.DECIMAL | Kind.TIME:  # both travel as JSON strings of their text
             v = f"'\"' || cast({expr} as varchar) || '\"'"
         case Kind.FLG:
             v = f"case when {expr} then 'true' else 'false' end"

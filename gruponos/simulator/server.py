@@ -12,25 +12,23 @@ import base64
 import email.utils
 import hmac
 import itertools
-import math
 import socket
 import ssl
 import sys
 import time
 import traceback
-import uuid
-from bisect import bisect_left, bisect_right
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from gruponos.simulator.documents import json_sql, record_sql
-from gruponos.simulator.query import BadQuery, Column, Query, decode_cursor, encode_cursor, parse, parse_detail
-from gruponos.simulator.schema import SCHEMA, Entity, Field, Kind
+from gruponos.simulator.answers import Reply, count, describe, error, paged, render, require_filters, sequenced
+from gruponos.simulator.options import from_mapping
+from gruponos.simulator.query import BadQuery, parse, parse_detail
+from gruponos.simulator.schema import SCHEMA, Entity
 
 if TYPE_CHECKING:
     from gruponos.simulator import Simulator
@@ -56,24 +54,7 @@ class Faults:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Faults:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
-
-
-class _Reply(Exception):
-    """Stop handling and answer with this status and body."""
-
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        super().__init__(status)
-        self.status, self.body, self.headers = status, body, headers or {}
-
-
-def _error(status: int, code: str, message: str, **details: Any) -> _Reply:
-    body = {"reference": str(uuid.uuid4()), "code": code, "message": message, "details": details}
-    return _Reply(status, body)
+        return from_mapping(cls, data, "fault")
 
 
 class WmsServer(ThreadingHTTPServer):
@@ -138,11 +119,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._admin(method, segments[1:], params)
                 return
             if method == "POST":
-                raise _error(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here")
+                raise error(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here")
             env = self.server.sim.environment
             prefix = [env, "wms", "lgfapi", "v10", "entity"]
             if segments[: len(prefix)] != prefix:
-                raise _error(404, "NOT_FOUND", f"no such resource: {parts.path}")
+                raise error(404, "NOT_FOUND", f"no such resource: {parts.path}")
             rest = segments[len(prefix) :]
             if not rest:
                 base = self.server.sim.base_url
@@ -150,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             spec = SCHEMA.get(rest[0])
             if spec is None:
-                raise _error(404, "NOT_FOUND", f"unknown entity {rest[0]!r}")
+                raise error(404, "NOT_FOUND", f"unknown entity {rest[0]!r}")
             if len(rest) == 1:
                 self._list(spec, params, head=method == "HEAD")
             elif rest[1] == "describe" and len(rest) == 2:
@@ -158,16 +139,16 @@ class _Handler(BaseHTTPRequestHandler):
             elif len(rest) == 2 and rest[1].isdigit():
                 self._detail(spec, int(rest[1]), params, head=method == "HEAD")
             else:
-                raise _error(404, "NOT_FOUND", f"no such resource: {parts.path}")
-        except _Reply as reply:
+                raise error(404, "NOT_FOUND", f"no such resource: {parts.path}")
+        except Reply as reply:
             self._send(reply.status, orjson.dumps(reply.body), headers=reply.headers)
         except BadQuery as exc:
-            self._send(400, orjson.dumps(_error(400, "VALIDATION_ERROR", str(exc)).body))
+            self._send(400, orjson.dumps(error(400, "VALIDATION_ERROR", str(exc)).body))
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
         except Exception as exc:  # a simulator bug still answers, as a real server's 500 does
             traceback.print_exc(file=sys.stderr)
-            body = _error(500, "SERVER_ERROR", f"simulator error: {type(exc).__name__}: {exc}").body
+            body = error(500, "SERVER_ERROR", f"simulator error: {type(exc).__name__}: {exc}").body
             self._send(500, orjson.dumps(body))
 
     def _authorise(self) -> None:
@@ -191,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
             # http.server decodes header bytes as latin-1: encode them back to compare the bytes sent
             ok = hmac.compare_digest(value.strip().encode("latin-1", "replace"), sim.token.encode())
         if not ok:
-            reply = _error(401, "AUTHENTICATION_FAILED", "Invalid username/password or token.")
+            reply = error(401, "AUTHENTICATION_FAILED", "Invalid username/password or token.")
             reply.headers["WWW-Authenticate"] = 'Basic realm="lgfapi"'
             raise reply
 
@@ -215,11 +196,11 @@ class _Handler(BaseHTTPRequestHandler):
         n = next(self.server.counter)
         self.server.requests = n
         if f.rate_limit_every and n % f.rate_limit_every == 0:
-            reply = _error(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded.")
+            reply = error(429, "TOO_MANY_REQUESTS", "Request rate limit exceeded.")
             reply.headers["Retry-After"] = str(f.retry_after_s)
             raise reply
         if f.error_every and n >= f.error_every and n % f.error_every < f.error_burst:
-            raise _error(f.error_status, "SERVER_ERROR", "Internal server error.")
+            raise error(f.error_status, "SERVER_ERROR", "Internal server error.")
         if f.latency_s:
             time.sleep(f.latency_s)
         size = int(params.get("page_size", "100") or 100) if params.get("page_size", "").isdigit() else 100
@@ -233,17 +214,17 @@ class _Handler(BaseHTTPRequestHandler):
             if "If-Modified-Since" in self.headers:
                 raise BadQuery("If-Modified-Since is allowed only when retrieving one record by id")
             q = parse(spec, params, tz=sim.tz)
-            _require_filters(q)
-            if _count(sim, q) == 0:
-                raise _error(404, "NOT_FOUND", "No records found matching the given criteria.")
+            require_filters(q)
+            if count(sim, q) == 0:
+                raise error(404, "NOT_FOUND", "No records found matching the given criteria.")
             self._send(200)
             return
         truncate = self._faults(params)
         q = parse(spec, params, tz=sim.tz)
-        _require_filters(q)
-        envelope = _page(sim, q, params) if q.page_mode == "paged" else _sequenced(sim, q, params)
+        require_filters(q)
+        envelope = paged(sim, q, params) if q.page_mode == "paged" else sequenced(sim, q, params)
         ids, body = envelope.pop("_ids"), envelope.pop("_body", None)
-        results = body if ids is None else _render(sim, q, ids)
+        results = body if ids is None else render(sim, q, ids)
         head_bytes = orjson.dumps(envelope)[:-1]  # open the object, then splice the results in
         parts = [head_bytes + (b"," if len(head_bytes) > 1 else b"") + b'"results":[', results, b"]}"]
         if truncate:
@@ -258,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         if spec.tracked:
             row = sim.tenant.cursor().execute(f"select mod_ts from {spec.name} where id = ?", [record_id]).fetchone()
             if row is None:
-                raise _error(404, "NOT_FOUND", f"{spec.name} {record_id} does not exist")
+                raise error(404, "NOT_FOUND", f"{spec.name} {record_id} does not exist")
             modified = row[0].replace(tzinfo=UTC) if row[0] is not None else None
         # Documented: ISO-8601 in the user's time zone (not an HTTP date).
         headers = {"Last-Modified": modified.astimezone(timezone(sim.tz)).isoformat()} if modified else {}
@@ -268,16 +249,16 @@ class _Handler(BaseHTTPRequestHandler):
                 or sim.tenant.cursor().execute(f"select 1 from {spec.name} where id = ?", [record_id]).fetchone()
             )
             if not exists:
-                raise _error(404, "NOT_FOUND", f"{spec.name} {record_id} does not exist")
+                raise error(404, "NOT_FOUND", f"{spec.name} {record_id} does not exist")
             since = self.headers.get("If-Modified-Since")
             if since is not None and modified is not None and modified <= _since(since, sim):
                 self._send(304, headers=headers)
                 return
             self._send(200, headers=headers)
             return
-        doc = _render(sim, q, [record_id])
+        doc = render(sim, q, [record_id])
         if not doc:
-            raise _error(404, "NOT_FOUND", f"{spec.name} {record_id} does not exist")
+            raise error(404, "NOT_FOUND", f"{spec.name} {record_id} does not exist")
         self._send(200, doc, headers=headers)
 
     # --- admin ------------------------------------------------------------------------
@@ -292,7 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
                 kwargs = {k: float(v) for k, v in params.items() if k in ("minutes", "modify", "insert", "delete")}
                 changes = sim.advance(**kwargs)
             except ValueError as exc:
-                raise _error(400, "VALIDATION_ERROR", str(exc)) from None
+                raise error(400, "VALIDATION_ERROR", str(exc)) from None
             body = {
                 "now": changes.now.isoformat(),
                 "modified": {k: len(v) for k, v in changes.modified.items()},
@@ -306,17 +287,17 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 sim.set_faults(Faults.from_dict(body))
             except (ValueError, TypeError) as exc:
-                raise _error(400, "VALIDATION_ERROR", str(exc)) from None
+                raise error(400, "VALIDATION_ERROR", str(exc)) from None
             self._send(200, orjson.dumps(asdict(sim.faults)))
         elif action == "workload" and method == "POST":
             body = self._admin_body()
             try:
                 sim.set_workload(sim.workload.from_dict(sim.workload.as_dict() | body))
             except (ValueError, TypeError) as exc:
-                raise _error(400, "VALIDATION_ERROR", str(exc)) from None
+                raise error(400, "VALIDATION_ERROR", str(exc)) from None
             self._send(200, orjson.dumps(sim.workload.as_dict()))
         else:
-            raise _error(404, "NOT_FOUND", f"no admin action {method} {action}")
+            raise error(404, "NOT_FOUND", f"no admin action {method} {action}")
 
     def _admin_body(self) -> dict[str, Any]:
         """The JSON object a POST to the admin door carries."""
@@ -326,13 +307,13 @@ class _Handler(BaseHTTPRequestHandler):
             if length < 0:
                 raise ValueError(raw)
         except ValueError:
-            raise _error(400, "VALIDATION_ERROR", f"Content-Length must be a byte count, got {raw!r}") from None
+            raise error(400, "VALIDATION_ERROR", f"Content-Length must be a byte count, got {raw!r}") from None
         try:
             body = orjson.loads(self.rfile.read(length) or b"{}")
         except orjson.JSONDecodeError as exc:
-            raise _error(400, "VALIDATION_ERROR", f"the body is not JSON: {exc}") from None
+            raise error(400, "VALIDATION_ERROR", f"the body is not JSON: {exc}") from None
         if not isinstance(body, dict):
-            raise _error(400, "VALIDATION_ERROR", "the body must be a JSON object")
+            raise error(400, "VALIDATION_ERROR", "the body must be a JSON object")
         return body
 
 
@@ -348,219 +329,3 @@ def _since(value: str, sim: Simulator) -> datetime:
     if moment.tzinfo is None:
         return (moment - sim.tz).replace(tzinfo=UTC)
     return moment.astimezone(UTC)
-
-
-def _require_filters(q: Query) -> None:
-    if not q.satisfies(q.spec.filter_rule):
-        combos = "; ".join(" + ".join(c) for c in q.spec.filter_rule)
-        raise BadQuery(f"{q.spec.name} is a large table: filter on one of these combinations: {combos}")
-
-
-# --- paging -----------------------------------------------------------------------------
-
-
-def _link(sim: Simulator, spec: Entity, params: dict[str, str], **changes: str) -> str:
-    merged = {k: v for k, v in params.items() if k not in ("page", "cursor")} | changes
-    return f"{sim.base_url}entity/{spec.name}/?{urlencode(merged)}"
-
-
-def _fast_bounds(live: list[int], q: Query) -> tuple[int, int]:
-    lo, hi = 0, len(live)
-    for f in q.filters:
-        v = f.value
-        match f.lookup:
-            case "gt":
-                lo = max(lo, bisect_right(live, v))
-            case "gte":
-                lo = max(lo, bisect_left(live, v))
-            case "lt":
-                hi = min(hi, bisect_left(live, v))
-            case "lte":
-                hi = min(hi, bisect_right(live, v))
-            case "exact":
-                lo, hi = max(lo, bisect_left(live, v)), min(hi, bisect_right(live, v))
-    return lo, max(lo, hi)
-
-
-def _count(sim: Simulator, q: Query) -> int:
-    if q.id_only():
-        with sim.tenant.live_lock:
-            lo, hi = _fast_bounds(sim.tenant.live(q.spec.name), q)
-        return hi - lo
-    where, params = q.where()
-    if q.distinct:
-        sql = f"select count(*) from ({_distinct_sql(q, where)}) v"
-    else:
-        sql = f"select count(*) from {q.spec.name} t where {where}"
-    row = sim.tenant.cursor().execute(sql, params).fetchone()
-    total = int(row[0]) if row else 0
-    return total if q.limit is None else min(total, q.limit)
-
-
-def _select(sim: Simulator, q: Query, *, offset: int, limit: int, after: int | None = None) -> list[int]:
-    """Ids of one page: by offset, or (id ordering) strictly after/before ``after``."""
-    if q.limit is not None:
-        limit = max(0, min(limit, q.limit - offset))
-    desc = q.ordering[:1] == [("id", True)]
-    if q.id_only():
-        with sim.tenant.live_lock:
-            live = sim.tenant.live(q.spec.name)
-            lo, hi = _fast_bounds(live, q)
-            if after is not None:
-                if desc:
-                    hi = min(hi, bisect_left(live, after))
-                else:
-                    lo = max(lo, bisect_right(live, after))
-                offset = 0
-            if desc:
-                stop = max(lo, hi - offset)
-                return live[max(lo, stop - limit) : stop][::-1]
-            start = lo + offset
-            return live[start : min(hi, start + limit)]
-    where, params = q.where()
-    if after is not None:
-        where += f" and t.id {'<' if desc else '>'} ?"
-        params.append(after)
-        offset = 0
-    sql = f"select t.id from {q.spec.name} t where {where} order by {q.order_sql()} limit ? offset ?"
-    return [r[0] for r in sim.tenant.cursor().execute(sql, [*params, limit, offset]).fetchall()]
-
-
-def _page(sim: Simulator, q: Query, params: dict[str, str]) -> dict[str, Any]:
-    f = sim.faults
-    total = _count(sim, q)
-    if total == 0:
-        raise _error(404, "NOT_FOUND", "No records found matching the given criteria.")
-    page_count = math.ceil(total / q.page_size)
-    reported = page_count + 1 if f.phantom_page else page_count
-    if q.page > reported:
-        raise _error(404, "NOT_FOUND", f"Invalid page {q.page}: there are {page_count} pages.")
-    if q.page > page_count:  # the phantom page
-        raise _error(500, "SERVER_ERROR", "Internal server error.")
-    if f.shrink_page_count and q.page == 2 and page_count > 2:
-        reported, total = 2, min(total, 2 * q.page_size)
-    offset = (q.page - 1) * q.page_size
-    envelope: dict[str, Any] = {
-        "result_count": total,
-        "page_count": reported,
-        "page_nbr": q.page,
-        "next_page": _link(sim, q.spec, params, page=str(q.page + 1)) if q.page < reported else None,
-        "previous_page": _link(sim, q.spec, params, page=str(q.page - 1)) if q.page > 1 else None,
-    }
-    if q.distinct:
-        envelope |= {"_ids": None, "_body": _distinct_rows(sim, q, offset=offset, limit=q.page_size)}
-    else:
-        envelope["_ids"] = _select(sim, q, offset=offset, limit=q.page_size)
-    return envelope
-
-
-def _sequenced(sim: Simulator, q: Query, params: dict[str, str]) -> dict[str, Any]:
-    keyset = q.ordering in ([], [("id", False)], [("id", True)]) and q.limit is None and not q.distinct
-    kind, pos = decode_cursor(q.cursor) if q.cursor else ("p", 0)
-    body: bytes | None = None
-    if q.distinct:
-        rows = _distinct_list(sim, q, offset=pos, limit=q.page_size + 1)
-        more, rows = len(rows) > q.page_size, rows[: q.page_size]
-        if not rows and not q.cursor:
-            raise _error(404, "NOT_FOUND", "No records found matching the given criteria.")
-        body, ids, last = b",".join(rows), None, None
-    else:
-        if keyset:
-            after = pos if kind in ("i", "d") else None
-            found = _select(sim, q, offset=0, limit=q.page_size + 1, after=after)
-        else:
-            found = _select(sim, q, offset=pos, limit=q.page_size + 1)
-        more, ids = len(found) > q.page_size, found[: q.page_size]
-        if not ids and not q.cursor:
-            raise _error(404, "NOT_FOUND", "No records found matching the given criteria.")
-        last = ids[-1] if ids else None
-    nxt = None
-    if more:
-        if keyset and last is not None:
-            token = f"{'d' if q.ordering == [('id', True)] else 'i'}={last}"
-        else:
-            token = f"p={pos + q.page_size}"
-        nxt = _link(sim, q.spec, params, cursor=encode_cursor(token))
-    return {"next_page": nxt, "previous_page": None, "_ids": ids, "_body": body}
-
-
-# --- rendering --------------------------------------------------------------------------
-
-
-def _render(sim: Simulator, q: Query, ids: list[int]) -> bytes:
-    if q.fields is None and q.values is None:
-        return sim.documents.page(q.spec.name, ids)
-    if not ids:
-        return b""
-    if q.values is not None:
-        sql = f"select t.id, {_values_json(q.values, sim)} as doc from {q.spec.name} t"
-    else:
-        sql = record_sql(q.spec, sim.base_url, sim.tz, q.fields)
-    docs = dict(sim.tenant.cursor().execute(sql + " where t.id in (select unnest($1::bigint[]))", [ids]).fetchall())
-    return b",".join(docs[i].encode() for i in ids if i in docs)
-
-
-def _path_sql(path: tuple[Field, ...], alias: str = "t", depth: int = 1) -> str:
-    """SQL for a ``values_list`` path: the column, or scalar subqueries through the FKs."""
-    head = path[0]
-    if len(path) == 1:
-        return f"{alias}.{head.name}"
-    inner = f"s{depth}"
-    value = _path_sql(path[1:], inner, depth + 1)
-    return f"(select {value} from {head.target} {inner} where {inner}.id = {alias}.{head.name})"
-
-
-def _values_json(columns: list[Column], sim: Simulator, source: list[str] | None = None) -> str:
-    """SQL building one ``values_list`` object (FKs as bare ids) from the paths or ``source`` columns."""
-    parts = []
-    for n, c in enumerate(columns):
-        expr = source[n] if source is not None else _path_sql(c.path)
-        sep = "{" if n == 0 else ","
-        # aliases are identifiers (checked by the parser), so they can be spelled into the SQL
-        parts.append(f"'{sep}\"{c.alias}\":' || {json_sql(c.path[-1], expr, sim.tz, bare_fk=True)}")
-    return " || ".join(parts) + " || '}'"
-
-
-def _distinct_sql(q: Query, where: str) -> str:
-    assert q.values is not None
-    exprs = ", ".join(f"{_path_sql(c.path)} as c{n}" for n, c in enumerate(q.values))
-    return f"select distinct {exprs} from {q.spec.name} t where {where}"
-
-
-def _distinct_list(sim: Simulator, q: Query, *, offset: int, limit: int) -> list[bytes]:
-    """One page of ``values_list`` rows, duplicates removed, in the requested order."""
-    assert q.values is not None
-    if q.limit is not None:
-        limit = max(0, min(limit, q.limit - offset))
-    where, params = q.where()
-    position = {c.alias: n for n, c in enumerate(q.values)}
-    order = ", ".join(f"v.c{position[name]} {'desc' if desc else 'asc'} nulls last" for name, desc in q.ordering)
-    doc = _values_json(q.values, sim, [f"v.c{n}" for n in range(len(q.values))])
-    sql = f"select {doc} from ({_distinct_sql(q, where)}) v order by {order} limit ? offset ?"
-    return [r[0].encode() for r in sim.tenant.cursor().execute(sql, [*params, limit, offset]).fetchall()]
-
-
-def _distinct_rows(sim: Simulator, q: Query, *, offset: int, limit: int) -> bytes:
-    return b",".join(_distinct_list(sim, q, offset=offset, limit=limit))
-
-
-# --- describe ---------------------------------------------------------------------------
-
-
-def describe(spec: Entity) -> dict[str, Any]:
-    """``GET entity/{name}/describe/``: filterable fields and each field's metadata."""
-    out: dict[str, Any] = {}
-    for f in spec.fields:
-        meta: dict[str, Any] = {
-            "type": "integer" if f.kind is Kind.STATUS else f.kind.value,
-            "allow_blank": f.kind is Kind.STR and not f.mandatory,
-            "max_length": f.max_length if f.kind is Kind.STR else None,
-            "required": f.required,
-            "default": None,
-        }
-        if f.kind in (Kind.FK, Kind.SET) and f.target in SCHEMA:
-            meta["related_entity"] = f.target
-        if f.kind is Kind.SET:
-            meta["related_field"] = f.via  # the child's FK back to this entity
-        out[f.name] = meta
-    return {"parameters": [f.name for f in spec.fields if f.kind is not Kind.SET], "fields": out}

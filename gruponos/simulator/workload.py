@@ -15,9 +15,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from gruponos.simulator.options import from_mapping
 from gruponos.simulator.schema import SCHEMA
 from gruponos.simulator.tenant import Changes, Tenant
 
@@ -75,15 +76,11 @@ class Workload:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Workload:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown workload settings: {', '.join(sorted(unknown))}")
         values = dict(data)
         if "entities" in values:
             raw = values["entities"]
             values["entities"] = tuple(raw.split(",") if isinstance(raw, str) else raw)
-        return cls(**values)
+        return from_mapping(cls, values, "workload")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -35,7 +35,7 @@ from gruponos.entities import TIMESTAMP_TYPE, Column, EntitySpec
 from gruponos.errors import SettingsError
 from gruponos.quality import check
 from gruponos.settings import WmsSettings
-from gruponos.wms import ScanStats, Window, WmsClient, extract
+from gruponos.wms import Extraction, ScanStats, Window, WmsClient
 
 __all__ = ["RejectedShareError", "WmsStream", "stream_schema", "wms_settings"]
 
@@ -128,7 +128,7 @@ class WmsStream(Stream):
             window = self._window(wms, context, settings)
             if window is not None:
                 self.logger.info("%s: reading mod_ts in [%s, %s)", self.name, window.start, window.end)
-            extraction = extract(self.spec, wms, window=window)
+            extraction = Extraction(self.spec, wms, window=window)
             self.stats, self.rejected = extraction.stats, 0
             for page in extraction.pages():
                 checked = check(self.spec, [page])

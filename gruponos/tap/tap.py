@@ -10,7 +10,7 @@ Example::
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import httpx
 from singer_sdk import Stream, Tap
@@ -23,7 +23,7 @@ from gruponos.catalog import discover
 from gruponos.entities import SyncClass
 from gruponos.errors import SettingsError
 from gruponos.redact import redact
-from gruponos.settings import DEFAULT_ENTITIES, SyncSettings
+from gruponos.settings import DEFAULT_ENTITIES, SyncSettings, WmsSettings
 from gruponos.tap.client import wms_settings
 from gruponos.tap.streams import stream_type
 from gruponos.wms import WmsClient
@@ -39,6 +39,21 @@ def _number(name: str, description: str, default: float | None = None) -> th.Pro
     the environment (its ``decimal`` setting kind cannot be written to a plugin's config)."""
     number = th.CustomType({"type": ["number", "string"], "pattern": _NUMBER})
     return th.Property(name, number, default=default, description=description)
+
+
+def _client(name: str, description: str) -> th.Property[Any]:
+    """A client setting with the default ``WmsSettings`` gives it (and its bounds, for whole numbers;
+    its choices, for a choice): the tap restates none of them."""
+    field = WmsSettings.model_fields[name]
+    if field.annotation is int:
+        minimum = next(m.ge for m in field.metadata if hasattr(m, "ge"))
+        maximum = next(m.le for m in field.metadata if hasattr(m, "le"))
+        kind: th.JSONTypeHelper[Any] = th.IntegerType(minimum=minimum, maximum=maximum)
+    elif get_origin(field.annotation) is Literal:
+        kind = th.StringType(allowed_values=list(get_args(field.annotation)))
+    else:
+        return _number(name, description, field.default)
+    return th.Property(name, kind, default=field.default, description=description)
 
 
 class _Writer(SingerWriter):
@@ -68,23 +83,13 @@ class TapOracleWMS(Tap):
         ),
         th.Property("username", th.StringType, required=True, description="A user with lgfapi_read_access."),
         th.Property("password", th.StringType, required=True, secret=True, description="That user's password."),
-        th.Property(
-            "page_size",
-            th.IntegerType(minimum=1, maximum=1250),
-            default=1000,
-            description="Records per page (the API allows up to 1250).",
-        ),
+        _client("page_size", "Records per page (the API allows up to 1250)."),
         th.Property(
             "start_date",
             th.DateTimeType,
             description="Incremental streams without a bookmark read records modified since then (default: all).",
         ),
-        th.Property(
-            "overlap_minutes",
-            th.IntegerType(minimum=0, maximum=1440),
-            default=30,
-            description="Incremental streams re-read this many minutes before their bookmark.",
-        ),
+        _client("overlap_minutes", "Incremental streams re-read this many minutes before their bookmark."),
         th.Property(
             "entities",
             th.ArrayType(th.StringType),
@@ -105,25 +110,13 @@ class TapOracleWMS(Tap):
             description="Only entities of these sync classes (operational: has mod_ts, read incrementally; "
             "master and lookup: read in full).",
         ),
-        th.Property(
-            "page_mode",
-            th.StringType(allowed_values=["sequenced", "paged"]),
-            default="sequenced",
-            description="sequenced (keyset cursor, recommended) or paged (offsets).",
-        ),
-        th.Property(
-            "max_retries", th.IntegerType(minimum=0, maximum=50), default=6, description="Retries per request."
-        ),
-        _number("backoff_base_s", "First retry delay in seconds (exponential backoff with jitter).", 0.5),
-        _number("backoff_max_s", "Longest retry delay in seconds, Retry-After included.", 30.0),
-        _number("timeout_s", "Read timeout in seconds.", 60.0),
-        th.Property(
-            "max_concurrency",
-            th.IntegerType(minimum=1, maximum=64),
-            default=8,
-            description="Requests in flight when a large entity is read in id partitions.",
-        ),
-        _number("max_requests_per_s", "Upper bound on the request rate (default: none)."),
+        _client("page_mode", "sequenced (keyset cursor, recommended) or paged (offsets)."),
+        _client("max_retries", "Retries per request."),
+        _client("backoff_base_s", "First retry delay in seconds (exponential backoff with jitter)."),
+        _client("backoff_max_s", "Longest retry delay in seconds, Retry-After included."),
+        _client("timeout_s", "Read timeout in seconds."),
+        _client("max_concurrency", "Requests in flight when a large entity is read in id partitions."),
+        _client("max_requests_per_s", "Upper bound on the request rate (default: none)."),
         _number(
             "max_rejected_share",
             "A stream fails when a larger share (0..1) of its records breaks the entity's contract.",

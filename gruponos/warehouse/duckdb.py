@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from itertools import count
@@ -41,6 +42,9 @@ __all__ = ["DuckDBWarehouse", "classify"]
 _LOCKS: dict[tuple[str, str], threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 _DDL: dict[str, threading.Lock] = {}  # per file: DDL from two connections of one process conflicts
+# per file: DuckDB keeps one database instance per file and process, dropped when its last
+# connection closes; a connect racing that close fails ("Unique file handle conflict")
+_OPEN: dict[str, threading.Lock] = {}
 _STAGES = count(1)
 _ROW_GROUP = 122_880  # DuckDB's row group size: checkpoint after each whole group appended
 log = logging.getLogger(__name__)
@@ -80,6 +84,26 @@ def _ddl_lock(path: str) -> threading.Lock:
         return _DDL.setdefault(path, threading.Lock())
 
 
+def _open_lock(path: str) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _OPEN.setdefault(path, threading.Lock())
+
+
+def _connect(path: str) -> duckdb.DuckDBPyConnection:
+    """A connection to the file, opened while no connection of this process closes it; a file
+    whose previous instance is still being torn down (DuckDB's "Unique file handle conflict",
+    seen once in a demo's 26 concurrent entities) is tried again for up to a second."""
+    for attempt in range(20):
+        try:
+            with _open_lock(path):
+                return duckdb.connect(path)
+        except duckdb.Error as exc:
+            if "unique file handle conflict" not in str(exc).lower() or attempt == 19:
+                raise
+            time.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
 class DuckDBWarehouse(Warehouse):
     """Raw tables, run log and quarantine in one DuckDB file."""
 
@@ -97,7 +121,7 @@ class DuckDBWarehouse(Warehouse):
                 f"cannot create the folder of the DuckDB warehouse {self.path} (GRUPONOS_WAREHOUSE__PATH): {exc}"
             ) from None
         try:
-            self._db = duckdb.connect(self.path)
+            self._db = _connect(self.path)
         except duckdb.Error as exc:
             if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
                 raise ConcurrentRunError(
@@ -113,7 +137,7 @@ class DuckDBWarehouse(Warehouse):
             with _ddl_lock(self.path):
                 self._open(self._identity())
         except BaseException:
-            self._db.close()
+            self._close()
             raise
 
     def __repr__(self) -> str:
@@ -235,4 +259,8 @@ class DuckDBWarehouse(Warehouse):
 
     def close(self) -> None:
         with suppress(duckdb.Error):
+            self._close()
+
+    def _close(self) -> None:
+        with _open_lock(self.path):
             self._db.close()

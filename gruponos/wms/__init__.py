@@ -12,7 +12,7 @@ extract.py   serial or id-partitioned parallel extraction into one bounded strea
 
 from gruponos.wms.client import WmsClient
 from gruponos.wms.decode import Page, PageDecodeError, decode_page, decode_records
-from gruponos.wms.extract import Extraction, Partition, extract, split
+from gruponos.wms.extract import Extraction, Partition, split
 from gruponos.wms.query import IdRange, Scan, ScanStats, Window, format_ts
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "WmsClient",
     "decode_page",
     "decode_records",
-    "extract",
     "format_ts",
     "split",
 ]

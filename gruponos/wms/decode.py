@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -300,40 +300,34 @@ def _columns(f: EntityField, wire: pa.Array, invalid: Rows) -> list[pa.Array]:
     try:
         return [pc.cast(wire, target, memory_pool=_POOL)]
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        values = wire.to_pylist()
-        out: list[Any] = []
-        for row, value in enumerate(values):
-            if value is None:
-                out.append(None)
-                continue
-            try:
-                out.append(PARSE[f.kind](value))
-            except Precision:
-                out.append(None)
-                invalid.setdefault(f"precision:{f.name}", []).append(row)
-            except (ValueError, TypeError, ArithmeticError):
-                out.append(None)
-                invalid.setdefault(f"type:{f.name}", []).append(row)
+        out = _each(wire.to_pylist(), PARSE[f.kind], f.name, invalid, own=(Precision, "precision"))
         return [pa.array(out, type=target)]
 
 
 def _typed(f: EntityField, values: list[Any], invalid: Rows) -> pa.Array:
     """Slow path: one field's Python values → its wire array; what does not fit is null + a rule."""
-    check = WIRE_CHECK[f.kind]
+    out = _each(values, WIRE_CHECK[f.kind], f.name, invalid, own=(Encoding, "encoding"))
+    return pa.array(out, type=_WIRE[f.kind])
+
+
+def _each(
+    values: list[Any], convert: Callable[[Any], Any], name: str, invalid: Rows, *, own: tuple[type[Exception], str]
+) -> list[Any]:
+    """``convert`` of each non-null value; a value it refuses becomes null, its row listed under a rule:
+    ``own``'s rule for ``own``'s exception, ``type`` for any other ValueError, TypeError or ArithmeticError."""
+    special, special_rule = own
     out: list[Any] = []
     for row, value in enumerate(values):
         if value is None:
             out.append(None)
             continue
         try:
-            out.append(check(value))
-        except Encoding:
+            out.append(convert(value))
+        except (special, ValueError, TypeError, ArithmeticError) as exc:
             out.append(None)
-            invalid.setdefault(f"encoding:{f.name}", []).append(row)
-        except (ValueError, TypeError, ArithmeticError):
-            out.append(None)
-            invalid.setdefault(f"type:{f.name}", []).append(row)
-    return pa.array(out, type=_WIRE[f.kind])
+            rule = special_rule if isinstance(exc, special) else "type"
+            invalid.setdefault(f"{rule}:{name}", []).append(row)
+    return out
 
 
 def _text_column(name: str, values: list[Any], invalid: Rows) -> pa.Array:

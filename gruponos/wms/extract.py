@@ -32,7 +32,7 @@ from gruponos.wms.client import WmsClient
 from gruponos.wms.decode import Page
 from gruponos.wms.query import IdRange, Scan, ScanStats, Window
 
-__all__ = ["Extraction", "Partition", "extract", "split"]
+__all__ = ["Extraction", "Partition", "split"]
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Extraction:
 
     Example::
 
-        run = extract(spec, wms, window=window)
+        run = Extraction(spec, wms, window=window)
         for batch in run:
             load(batch)
         print(run.stats.rows, run.stats.result_count)
@@ -227,15 +227,3 @@ class Extraction:
             # does not wait for requests (and their retries) still in flight.
             stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
-
-
-def extract(
-    spec: EntitySpec,
-    client: WmsClient,
-    *,
-    window: Window | None = None,
-    resume_after: int | None = None,
-    filters: tuple[tuple[str, str], ...] = (),
-) -> Extraction:
-    """Stream ``spec``'s rows (optionally within a window on its replication key) as record batches."""
-    return Extraction(spec, client, window=window, resume_after=resume_after, filters=filters)

@@ -229,7 +229,7 @@ def test_two_workers_run_each_queued_run_exactly_once_and_runs_of_one_sync_never
             f"/deployments/{dep['id']}/create_flow_run",
             {"parameters": {"entities": ["allocation", "order_hdr"], "run_dbt": False}},
         )["id"]
-        for _ in range(4)
+        for _ in range(3)
     ]
 
     def finished() -> bool:
@@ -238,8 +238,8 @@ def test_two_workers_run_each_queued_run_exactly_once_and_runs_of_one_sync_never
 
     _wait(finished, "the queued runs did not all finish", timeout=480)
     runs = [service.api("GET", f"/flow_runs/{i}") for i in created]
-    assert [r["state_type"] for r in runs] == ["COMPLETED"] * 4
-    assert [r["run_count"] for r in runs] == [1] * 4
+    assert [r["state_type"] for r in runs] == ["COMPLETED"] * 3
+    assert [r["run_count"] for r in runs] == [1] * 3
     spans = sorted((r["start_time"], r["end_time"]) for r in runs)
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start, f"two runs of incremental-sync/local overlapped: {spans}"

@@ -8,26 +8,15 @@ from __future__ import annotations
 
 import sys
 
-from returns.io import IOFailure
-from returns.unsafe import unsafe_perform_io
-
 from gruponos import settings as settings_module
-from gruponos.pipeline import Context, sync_entity
-from gruponos.warehouse import connect
-from gruponos.wms import WmsClient
-from tests.specs import spec as entity
+from gruponos.errors import SyncError
+from tests.integration._sync import sync_once
 
 
 def main(mode: str, name: str) -> int:
-    cfg = settings_module.load()
-    warehouse = connect(cfg.warehouse)
-    try:
-        with WmsClient(cfg.wms) as wms:
-            result = sync_entity(entity(name), mode, Context(settings=cfg, wms=wms, warehouse=warehouse))  # type: ignore[arg-type]
-    finally:
-        warehouse.close()
-    if isinstance(result, IOFailure):
-        print(unsafe_perform_io(result.failure()), file=sys.stderr)
+    outcome = sync_once(settings_module.load(), mode, name)
+    if isinstance(outcome, SyncError):
+        print(outcome, file=sys.stderr)
         return 1
     return 0
 

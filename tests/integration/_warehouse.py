@@ -1,4 +1,4 @@
-"""Shared by the warehouse adapter tests: this machine's PostgreSQL, a fresh schema or DuckDB
+"""Shared by the warehouse and sync tests: this machine's PostgreSQL, a fresh schema or DuckDB
 file per test, and allocation batches built from the catalog."""
 
 from __future__ import annotations
@@ -37,12 +37,22 @@ KINDS = ["duckdb", pytest.param("postgres", marks=needs_pg)]
 
 
 @contextmanager
-def fresh_schema() -> Iterator[str]:
-    """A schema name nobody uses, dropped afterwards."""
-    schema = f"t_{uuid.uuid4().hex[:10]}"
+def fresh_schema(prefix: str = "t") -> Iterator[str]:
+    """A schema name nobody uses (``<prefix>_<random>``), dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     yield schema
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextmanager
+def fresh_target(kind: str, folder: Path, *, prefix: str = "t", **options: Any) -> Iterator[dict[str, Any]]:
+    """Warehouse settings for a fresh DuckDB file under ``folder``, or a fresh PostgreSQL schema dropped after."""
+    if kind == "duckdb":
+        yield {"kind": "duckdb", "path": str(folder / "wh.duckdb"), **options}
+        return
+    with fresh_schema(prefix) as schema:
+        yield {"kind": "postgres", "dsn": PG_DSN, "schema": schema, **options}
 
 
 def open_target(kind: str, where: Path | str) -> Warehouse:

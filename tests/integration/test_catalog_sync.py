@@ -34,8 +34,10 @@ from gruponos.simulator import SCHEMA, Simulator
 from gruponos.simulator.schema import Kind
 from gruponos.warehouse import connect
 from gruponos.wms import WmsClient
-from tests.integration._warehouse import KINDS, PG_DSN, fresh_schema
+from tests.integration._sync import ok, stored
+from tests.integration._warehouse import KINDS, fresh_target
 from tests.integration.proxy import Mutation, proxy
+from tests.local import tenant
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -50,21 +52,15 @@ DEFAULT_26 = {
 }
 
 
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[Simulator]:
-    """One tenant for the module: each test reads what it changes from it, never a stale copy."""
-    with Simulator(scale=1_000, seed=11) as s:
-        yield s
+# One tenant for the module: each test reads what it changes from it, never a stale copy.
+simulator = tenant(scale=1_000, seed=11, scope="module")
 
 
 @pytest.fixture(params=KINDS)
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """Warehouse settings for a fresh DuckDB file, or a fresh PostgreSQL schema dropped after."""
-    if request.param == "duckdb":
-        yield {"kind": "duckdb", "path": str(tmp_path / "wh.duckdb")}
-        return
-    with fresh_schema() as schema:
-        yield {"kind": "postgres", "dsn": PG_DSN, "schema": schema}
+    with fresh_target(request.param, tmp_path) as settings:
+        yield settings
 
 
 def config(base_url: str, target: dict[str, Any], page_size: int = 50, **sync: Any) -> settings_module.Settings:
@@ -77,20 +73,6 @@ def run(cfg: settings_module.Settings, kind: str, name: str) -> EntityReport | S
     """``sync_many`` (what ``gruponos sync`` runs without Prefect) for one named entity."""
     [outcome] = sync_many(cfg, kind, [name])
     return outcome
-
-
-def ok(outcome: EntityReport | SyncError) -> EntityReport:
-    assert isinstance(outcome, EntityReport), str(outcome)
-    return outcome
-
-
-def stored(cfg: settings_module.Settings, name: str) -> dict[int, dict[str, Any]]:
-    """The raw table's rows by id, deleted ones included."""
-    wh = connect(cfg.warehouse)
-    try:
-        return {int(r["id"]): r for r in wh.rows(name)}
-    finally:
-        wh.close()
 
 
 def assert_mirrors(simulator: Simulator, cfg: settings_module.Settings, name: str, columns: dict[str, str]) -> None:

@@ -13,7 +13,6 @@ compares again. Every node of every ``dbt build`` must pass.
 from __future__ import annotations
 
 import math
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,40 +35,17 @@ from gruponos.pipeline import Context, sync_entity
 from gruponos.simulator import Simulator
 from gruponos.warehouse import connect
 from gruponos.wms import WmsClient
-from tests.specs import read_by_dbt
+from tests.integration._warehouse import KINDS, PG_DSN
+from tests.specs import INCREMENTAL_MODELS, read_by_dbt
 
 pytestmark = pytest.mark.slow
 
-PG_DSN = os.environ.get("GRUPONOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 # every table of the intermediate and marts layers (the ephemeral label models have none)
-TABLES = [
-    "int_allocation_lifecycle",
-    "int_order_lines_enriched",
-    "fct_allocation_performance",
-    "fct_order_fulfillment",
-    "fct_inventory_position",
-    "fct_inbound_receipts",
-    "dim_items",
-    "dim_locations",
-]
-INCREMENTAL = TABLES[:6]
+TABLES = [*INCREMENTAL_MODELS, "dim_items", "dim_locations"]
+INCREMENTAL = list(INCREMENTAL_MODELS)
 # the copy rebuilt from scratch: seeds, models, snapshots (the first build of the other
 # schema was a from-scratch build, and ran every test)
 REBUILD = ["build", "--full-refresh", "--exclude-resource-type", "unit_test", "--exclude-resource-type", "test"]
-
-
-def _pg_available() -> bool:
-    try:
-        psycopg.connect(PG_DSN, connect_timeout=3).close()
-        return True
-    except psycopg.Error:
-        return False
-
-
-KINDS = [
-    "duckdb",
-    pytest.param("postgres", marks=pytest.mark.skipif(not _pg_available(), reason=f"no PostgreSQL at {PG_DSN}")),
-]
 
 
 @dataclass

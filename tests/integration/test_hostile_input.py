@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC
 from decimal import Decimal
@@ -21,47 +20,25 @@ import duckdb
 import orjson
 import psycopg
 import pytest
-from returns.io import IOFailure
-from returns.unsafe import unsafe_perform_io
 
 from gruponos import settings as settings_module
 from gruponos.errors import SyncError
-from gruponos.pipeline import Context, EntityReport, sync_entity
+from gruponos.pipeline import EntityReport
 from gruponos.simulator import Faults, Simulator
 from gruponos.warehouse import connect
-from gruponos.wms import WmsClient
+from tests.integration._sync import ok, sync_once
+from tests.integration._sync import stored as rows
+from tests.integration._warehouse import KINDS, fresh_target
 from tests.integration.proxy import Mutation, proxy, records
-from tests.specs import spec
+from tests.local import tenant
 
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def _pg() -> bool:
-    try:
-        psycopg.connect(PG_DSN, connect_timeout=3).close()
-        return True
-    except psycopg.Error:
-        return False
-
-
-KINDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.skipif(not _pg(), reason="no PostgreSQL"))]
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[Simulator]:
-    with Simulator(scale=1_200, seed=5) as s:
-        yield s
+simulator = tenant(scale=1_200, seed=5, scope="module")
 
 
 @pytest.fixture(params=KINDS)
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    if request.param == "duckdb":
-        yield {"kind": "duckdb", "path": str(tmp_path / "wh.duckdb"), "merge_batch_rows": 500}
-        return
-    schema = f"h_{uuid.uuid4().hex[:10]}"
-    yield {"kind": "postgres", "dsn": PG_DSN, "schema": schema, "merge_batch_rows": 500}
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with fresh_target(request.param, tmp_path, prefix="h", merge_batch_rows=500) as settings:
+        yield settings
 
 
 def config(base_url: str, target: dict[str, Any], **quality: Any) -> settings_module.Settings:
@@ -70,30 +47,7 @@ def config(base_url: str, target: dict[str, Any], **quality: Any) -> settings_mo
 
 
 def sync(cfg: settings_module.Settings, mode: str = "full", name: str = "allocation") -> EntityReport | SyncError:
-    wh = connect(cfg.warehouse)
-    try:
-        with WmsClient(cfg.wms) as wms:
-            result = sync_entity(spec(name), mode, Context(settings=cfg, wms=wms, warehouse=wh))  # type: ignore[arg-type]
-    finally:
-        wh.close()
-    if isinstance(result, IOFailure):
-        error: SyncError = unsafe_perform_io(result.failure())
-        return error
-    report: EntityReport = unsafe_perform_io(result.unwrap())
-    return report
-
-
-def ok(outcome: EntityReport | SyncError) -> EntityReport:
-    assert isinstance(outcome, EntityReport), str(outcome)
-    return outcome
-
-
-def rows(cfg: settings_module.Settings, name: str = "allocation") -> dict[int, dict[str, Any]]:
-    wh = connect(cfg.warehouse)
-    try:
-        return {int(r["id"]): r for r in wh.rows(name)}  # type: ignore[arg-type]
-    finally:
-        wh.close()
+    return sync_once(cfg, mode, name)
 
 
 def rejected(cfg: settings_module.Settings, run_id: str) -> list[tuple[Any, str, str]]:

@@ -4,8 +4,6 @@ faults, and a failed run that is reported as failed."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,20 +17,11 @@ from gruponos.entities import SyncClass
 from gruponos.simulator import Faults, Simulator
 from gruponos.tap import meltano
 from gruponos.wms import WmsClient
+from tests.integration._warehouse import PG_DSN, fresh_schema, needs_pg
+from tests.local import tenant
 from tests.specs import CATALOG
 
-PG_DSN = os.environ.get("GRUPONOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _pg_available() -> bool:
-    try:
-        psycopg.connect(PG_DSN, connect_timeout=3).close()
-        return True
-    except psycopg.Error:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _pg_available(), reason=f"no PostgreSQL at {PG_DSN}")
+pytestmark = needs_pg
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -41,18 +30,13 @@ def installed() -> None:
     meltano.install()
 
 
-@pytest.fixture
-def simulator() -> Iterator[Simulator]:
-    with Simulator(scale=500, seed=21) as s:
-        yield s
+simulator = tenant(scale=500, seed=21)
 
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    name = f"m_{uuid.uuid4().hex[:10]}"
-    yield name
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    with fresh_schema("m") as name:
+        yield name
 
 
 def environment(simulator: Simulator, schema: str, tmp_path: Path, **extra: str) -> dict[str, str]:

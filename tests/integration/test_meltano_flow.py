@@ -4,7 +4,6 @@ machine's PostgreSQL, under a real Prefect server."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +13,10 @@ import pytest
 from flows import meltano_run
 from gruponos.simulator import Simulator
 from gruponos.tap import meltano
+from tests.integration._warehouse import PG_DSN, fresh_schema
+from tests.local import tenant
 from tests.specs import CATALOG
 
-PG_DSN = os.environ.get("GRUPONOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 INCREMENTAL = ("allocation", "order_hdr", "order_dtl")
 
 
@@ -25,15 +25,11 @@ def installed() -> None:
     meltano.install()
 
 
-@pytest.fixture
-def simulator() -> Iterator[Simulator]:
-    with Simulator(scale=400, seed=23) as s:
-        yield s
+simulator = tenant(scale=400, seed=23)
 
 
 @pytest.fixture
 def schema(simulator: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_api: str) -> Iterator[str]:
-    name = f"mf_{uuid.uuid4().hex[:10]}"
     for key in [k for k in os.environ if k.startswith(("GRUPONOS_", "TAP_ORACLE_WMS_", "TARGET_POSTGRES_"))]:
         monkeypatch.delenv(key)
     env = {
@@ -43,13 +39,11 @@ def schema(simulator: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "GRUPONOS_WMS__PAGE_SIZE": "100",
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
         "TARGET_POSTGRES_SQLALCHEMY_URL": PG_DSN.replace("postgresql://", "postgresql+psycopg://", 1),
-        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": name,
     }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    yield name
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    with fresh_schema("mf") as name:
+        for key, value in (env | {"TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": name}).items():
+            monkeypatch.setenv(key, value)
+        yield name
 
 
 def _ids(schema: str, entity: str) -> list[int]:

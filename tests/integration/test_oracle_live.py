@@ -34,7 +34,7 @@ from gruponos.settings import WarehouseSettings, WmsSettings  # noqa: E402
 from gruponos.simulator import Simulator  # noqa: E402
 from gruponos.warehouse.base import Checkpoint, RunRecord  # noqa: E402
 from gruponos.warehouse.oracle import OracleWarehouse  # noqa: E402
-from gruponos.wms import WmsClient, extract  # noqa: E402
+from gruponos.wms import Extraction, WmsClient  # noqa: E402
 from tests.specs import spec as entity  # noqa: E402
 
 USER = os.environ.get("GRUPONOS_TEST_ORACLE_USER")
@@ -89,7 +89,7 @@ def allocation() -> pa.RecordBatch:
             partition_min_rows=10**9,
         )
         with WmsClient(settings) as wms:
-            table = pa.Table.from_batches(list(extract(SPEC, wms)), schema=SPEC.schema)
+            table = pa.Table.from_batches(list(Extraction(SPEC, wms)), schema=SPEC.schema)
     batches = table.combine_chunks().to_batches()
     assert len(batches) == 1 and batches[0].num_rows > 50
     return batches[0]

@@ -17,7 +17,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from returns.io import IOFailure
 from returns.unsafe import unsafe_perform_io
 
 from gruponos import settings as settings_module
@@ -25,42 +24,20 @@ from gruponos.pipeline import Context, EntityReport, sync_entity
 from gruponos.simulator import Faults, Simulator
 from gruponos.warehouse import Warehouse, connect
 from gruponos.wms import WmsClient
+from tests.integration._sync import ok, sync_once
+from tests.integration._warehouse import KINDS, PG_DSN, fresh_target, needs_pg
+from tests.local import tenant
 from tests.specs import CATALOG
 from tests.specs import spec as entity
 
-PG_DSN = os.environ.get("GRUPONOS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _pg_available() -> bool:
-    try:
-        psycopg.connect(PG_DSN, connect_timeout=3).close()
-        return True
-    except psycopg.Error:
-        return False
-
-
-KINDS = [
-    "duckdb",
-    pytest.param("postgres", marks=pytest.mark.skipif(not _pg_available(), reason=f"no PostgreSQL at {PG_DSN}")),
-]
-
-
-@pytest.fixture
-def simulator() -> Iterator[Simulator]:
-    with Simulator(scale=1_500, seed=3) as s:
-        yield s
+simulator = tenant(scale=1_500, seed=3)
 
 
 @pytest.fixture(params=KINDS)
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """Warehouse settings for a fresh DuckDB file, or a fresh PostgreSQL schema."""
-    if request.param == "duckdb":
-        yield {"kind": "duckdb", "path": str(tmp_path / "wh.duckdb"), "merge_batch_rows": 400}
-        return
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    yield {"kind": "postgres", "dsn": PG_DSN, "schema": schema, "merge_batch_rows": 400}
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with fresh_target(request.param, tmp_path, merge_batch_rows=400) as settings:
+        yield settings
 
 
 def config(simulator: Simulator, target: dict[str, Any], **wms: Any) -> settings_module.Settings:
@@ -69,15 +46,7 @@ def config(simulator: Simulator, target: dict[str, Any], **wms: Any) -> settings
 
 
 def sync(cfg: settings_module.Settings, mode: str, name: str = "allocation") -> EntityReport:
-    wh = connect(cfg.warehouse)
-    try:
-        with WmsClient(cfg.wms) as wms:
-            result = sync_entity(entity(name), mode, Context(settings=cfg, wms=wms, warehouse=wh))  # type: ignore[arg-type]
-    finally:
-        wh.close()
-    assert not isinstance(result, IOFailure), unsafe_perform_io(result.failure())
-    report: EntityReport = unsafe_perform_io(result.unwrap())
-    return report
+    return ok(sync_once(cfg, mode, name))
 
 
 @pytest.fixture(autouse=True)
@@ -314,7 +283,7 @@ def test_two_runs_of_one_entity_at_once_the_second_fails_clearly(simulator: Simu
     assert sync(cfg, "incremental").extracted >= 0  # the lock is free again
 
 
-@pytest.mark.skipif(not _pg_available(), reason=f"no PostgreSQL at {PG_DSN}")
+@needs_pg
 def test_postgres_connection_killed_mid_load_loses_nothing_committed(simulator: Simulator, tmp_path: Path) -> None:
     schema = f"t_{uuid.uuid4().hex[:10]}"
     target = {"kind": "postgres", "dsn": PG_DSN, "schema": schema, "merge_batch_rows": 200}

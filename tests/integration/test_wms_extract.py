@@ -3,7 +3,6 @@ with every fault the simulator can inject."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +12,8 @@ import pytest
 from gruponos.errors import WmsAuthError, WmsRequestError, WmsUnavailable
 from gruponos.settings import WmsSettings
 from gruponos.simulator import Faults, Simulator
-from gruponos.wms import Extraction, Window, WmsClient, extract
+from gruponos.wms import Extraction, Window, WmsClient
+from tests.local import tenant
 from tests.specs import CATALOG
 from tests.specs import spec as entity
 
@@ -38,17 +38,14 @@ def ids_of(run: Extraction) -> list[int]:
     return [i for batch in run for i in batch.column("id").to_pylist()]
 
 
-@pytest.fixture
-def simulator() -> Iterator[Simulator]:
-    with Simulator(scale=1_500, seed=11) as s:
-        yield s
+simulator = tenant(scale=1_500, seed=11)
 
 
 @pytest.mark.parametrize("mode", ["sequenced", "paged"])
 def test_every_entity_arrives_complete_and_typed(simulator: Simulator, mode: str) -> None:
     with WmsClient(settings(simulator, page_mode=mode, page_size=250)) as wms:
         for name, spec in CATALOG.items():
-            run = extract(spec, wms)
+            run = Extraction(spec, wms)
             batches = list(run)
             got = [i for b in batches for i in b.column("id").to_pylist()]
             assert sorted(got) == simulator.tenant.ids(name), name
@@ -60,7 +57,7 @@ def test_every_entity_arrives_complete_and_typed(simulator: Simulator, mode: str
 
 def test_partitioned_extraction_has_no_duplicates_and_no_gaps(simulator: Simulator) -> None:
     with WmsClient(settings(simulator, partition_min_rows=100, max_concurrency=4)) as wms:
-        run = extract(entity("allocation"), wms)
+        run = Extraction(entity("allocation"), wms)
         got = ids_of(run)
     assert len(run.partitions) > 1
     assert sorted(got) == simulator.tenant.ids("allocation") and len(got) == len(set(got))
@@ -68,7 +65,7 @@ def test_partitioned_extraction_has_no_duplicates_and_no_gaps(simulator: Simulat
 
 def test_values_arrive_exactly_as_the_wms_holds_them(simulator: Simulator) -> None:
     with WmsClient(settings(simulator)) as wms:
-        table = pa.Table.from_batches(list(extract(entity("allocation"), wms)))
+        table = pa.Table.from_batches(list(Extraction(entity("allocation"), wms)))
     rows = {r["id"]: r for r in table.to_pylist()}
     for held in simulator.tenant.rows("allocation", [1, 2, 3, 500, 1500]):
         got = rows[held["id"]]
@@ -104,7 +101,7 @@ def test_entity_arrives_complete_despite_faults(simulator: Simulator, fault: str
         overrides = overrides | {"partition_min_rows": 100, "max_concurrency": 4}
     simulator.set_faults(faults)
     with WmsClient(settings(simulator, **overrides)) as wms:
-        run = extract(entity("allocation"), wms)
+        run = Extraction(entity("allocation"), wms)
         got = ids_of(run)
     assert sorted(got) == simulator.tenant.ids("allocation")
     assert len(got) == len(set(got))
@@ -119,7 +116,7 @@ def test_incremental_window_after_the_clock_moves_returns_exactly_the_changes(si
     changes = simulator.advance(minutes=90, modify=0.02, insert=0.01)
     window = Window.since(watermark, until=simulator.tenant.now, overlap=timedelta(0))
     with WmsClient(settings(simulator)) as wms:
-        got = set(ids_of(extract(entity("allocation"), wms, window=window)))
+        got = set(ids_of(Extraction(entity("allocation"), wms, window=window)))
     assert got == set(changes.modified["allocation"]) | set(changes.inserted["allocation"])
 
 
@@ -129,20 +126,20 @@ def test_overlap_rereads_rows_changed_just_before_the_watermark(simulator: Simul
     second = simulator.advance(minutes=60, modify=0.01, insert=0)
     window = Window.since(watermark, until=simulator.tenant.now, overlap=timedelta(minutes=60))
     with WmsClient(settings(simulator)) as wms:
-        got = set(ids_of(extract(entity("allocation"), wms, window=window)))
+        got = set(ids_of(Extraction(entity("allocation"), wms, window=window)))
     assert got == set(first.modified["allocation"]) | set(second.modified["allocation"])
 
 
 def test_deleted_rows_do_not_arrive(simulator: Simulator) -> None:
     simulator.delete("allocation", [5, 6, 7])
     with WmsClient(settings(simulator)) as wms:
-        got = ids_of(extract(entity("allocation"), wms))
+        got = ids_of(Extraction(entity("allocation"), wms))
     assert not {5, 6, 7} & set(got) and sorted(got) == simulator.tenant.ids("allocation")
 
 
 def test_wrong_password_fails_at_once_naming_entity_url_status_and_reference(simulator: Simulator) -> None:
     with WmsClient(settings(simulator, password="wrong-secret")) as wms, pytest.raises(WmsAuthError) as info:
-        list(extract(entity("order_hdr"), wms))
+        list(Extraction(entity("order_hdr"), wms))
     err = info.value
     assert err.entity == "order_hdr" and err.status == 401 and err.reference
     assert err.url and err.url.startswith(simulator.base_url)
@@ -152,7 +149,7 @@ def test_wrong_password_fails_at_once_naming_entity_url_status_and_reference(sim
 def test_server_errors_outlasting_the_retries_raise_unavailable_with_context(simulator: Simulator) -> None:
     simulator.set_faults(Faults(error_every=1, error_burst=1, error_status=503))
     with WmsClient(settings(simulator, max_retries=2)) as wms, pytest.raises(WmsUnavailable) as info:
-        list(extract(entity("item"), wms))
+        list(Extraction(entity("item"), wms))
     assert info.value.entity == "item" and info.value.status == 503 and info.value.reference
 
 

@@ -25,7 +25,7 @@ from tests.performance._common import AUTH, simulator
 def _child(base_url: str, concurrency: int, page_size: int) -> None:
     """Run in a fresh process: extract allocations, print rows, seconds, peak RSS."""
     from gruponos.settings import WmsSettings
-    from gruponos.wms import WmsClient, extract
+    from gruponos.wms import Extraction, WmsClient
     from tests.specs import spec as entity
 
     cfg = WmsSettings(
@@ -39,7 +39,7 @@ def _child(base_url: str, concurrency: int, page_size: int) -> None:
     started = time.perf_counter()
     rows = 0
     with WmsClient(cfg) as wms:
-        run = extract(entity("allocation"), wms)
+        run = Extraction(entity("allocation"), wms)
         for batch in run:
             rows += batch.num_rows
     seconds = time.perf_counter() - started

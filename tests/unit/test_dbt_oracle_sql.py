@@ -27,6 +27,7 @@ from sqlglot import exp
 
 from gruponos import dbt_runner
 from gruponos import settings as settings_module
+from tests.specs import INCREMENTAL_MODELS
 
 # dbt-oracle's list glues two words together ("ACCESS" "ELSE"): add them back
 RESERVED = {w.upper() for w in RESERVED_KEYWORDS} | {"ACCESS", "ELSE", "LEVEL", "USER", "DATE", "SIZE", "UID"}
@@ -104,14 +105,7 @@ def nodes_of(kind: str, manifest: dict[str, Any], incremental_manifest: dict[str
 
 def test_incremental_models_compile_their_incremental_build_for_oracle(incremental_manifest: dict[str, Any]) -> None:
     incremental = compiled(incremental_manifest, "model")
-    expected = {
-        "int_allocation_lifecycle",
-        "int_order_lines_enriched",
-        "fct_allocation_performance",
-        "fct_order_fulfillment",
-        "fct_inventory_position",
-        "fct_inbound_receipts",
-    }
+    expected = set(INCREMENTAL_MODELS)
     assert {name for name, sql in incremental.items() if "incremental_marks" in sql} == expected
     for name in expected:  # the tombstone branch names every documented column
         assert "1 as dbt_tombstone" in incremental[name], name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import pytest
@@ -58,3 +59,16 @@ def test_logging_filter_redacts_message_args_and_traceback() -> None:
     assert "filter-secret-9" not in record.getMessage()
     assert record.exc_text is not None
     assert "filter-secret-9" not in record.exc_text
+
+
+def test_the_local_credentials_mask_no_name_the_service_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulator's well-known password is registered like any secret: it must not be a word
+    the service prints (it was once the work pool's name, shown as 'worker on pool ***')."""
+    from gruponos import settings
+    from gruponos.cli.service import LOCAL_POOL
+
+    for key in [k for k in os.environ if k.startswith("GRUPONOS_")]:
+        monkeypatch.delenv(key)
+    settings.load(env="local")
+    for name in (LOCAL_POOL, "gruponos", "local", "full-sync/local", "wms_raw", "gruponos.duckdb"):
+        assert redact.redact(f"worker on pool {name}") == f"worker on pool {name}", name

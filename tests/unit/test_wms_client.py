@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from gruponos.errors import WmsAuthError, WmsRequestError, WmsUnavailable
 from gruponos.settings import WmsSettings
-from gruponos.wms import Scan, ScanStats, Window, WmsClient, extract, split
+from gruponos.wms import Extraction, Scan, ScanStats, Window, WmsClient, split
 from tests.specs import spec as entity
 
 ALLOCATION = entity("allocation")
@@ -509,7 +509,7 @@ def test_partitioned_extraction_has_no_duplicates_and_no_gaps() -> None:
     wms.fault = fault
     overrides = {"max_concurrency": 4, "partition_min_rows": 100, "page_size": 25}
     with WmsClient(settings(**overrides), transport=httpx.MockTransport(wms)) as client:
-        run = extract(ALLOCATION, client)
+        run = Extraction(ALLOCATION, client)
         got = [i for batch in run for i in batch.column("id").to_pylist()]
     assert len(run.partitions) > 4
     assert len(got) == len(set(got))
@@ -524,7 +524,7 @@ def test_partitioned_extraction_in_paged_mode_sums_result_counts() -> None:
     wms = FakeWms(range(1, 501))
     overrides = {"max_concurrency": 3, "partition_min_rows": 50, "page_size": 20, "page_mode": "paged"}
     with WmsClient(settings(**overrides), transport=httpx.MockTransport(wms)) as client:
-        run = extract(ALLOCATION, client, window=Window(end=T0 + dt.timedelta(seconds=401)))
+        run = Extraction(ALLOCATION, client, window=Window(end=T0 + dt.timedelta(seconds=401)))
         got = sorted(i for batch in run for i in batch.column("id").to_pylist())
     assert got == list(range(1, 401))
     assert run.stats.result_count == 400
@@ -534,7 +534,7 @@ def test_small_scan_is_read_serially() -> None:
     wms = FakeWms(range(1, 30))
     overrides = {"max_concurrency": 4, "partition_min_rows": 1_000}
     with WmsClient(settings(**overrides), transport=httpx.MockTransport(wms)) as client:
-        run = extract(ALLOCATION, client)
+        run = Extraction(ALLOCATION, client)
         assert sum(b.num_rows for b in run) == 29
     assert run.partitions == ()
     assert run.resume_after == 29
@@ -543,7 +543,7 @@ def test_small_scan_is_read_serially() -> None:
 def test_one_worker_skips_the_id_probes() -> None:
     wms = FakeWms(range(1, 30))
     with WmsClient(settings(max_concurrency=1), transport=httpx.MockTransport(wms)) as client:
-        assert sum(b.num_rows for b in extract(ALLOCATION, client)) == 29
+        assert sum(b.num_rows for b in Extraction(ALLOCATION, client)) == 29
     assert not [r for r in wms.requests if "fields" in r.url.params]
 
 
@@ -560,7 +560,7 @@ def test_a_failing_partition_fails_the_extraction() -> None:
         WmsClient(settings(**overrides), transport=httpx.MockTransport(wms)) as client,
         pytest.raises(WmsRequestError, match="bad filter"),
     ):
-        for _ in extract(ALLOCATION, client):
+        for _ in Extraction(ALLOCATION, client):
             pass
 
 
@@ -586,7 +586,7 @@ def test_partitioned_producers_stop_at_a_bounded_queue_while_the_consumer_waits(
     wms = FakeWms(range(1, 2_001))
     overrides = {"max_concurrency": 2, "partition_min_rows": 100, "page_size": 10}
     with WmsClient(settings(**overrides), transport=httpx.MockTransport(wms)) as client:
-        batches = iter(extract(ALLOCATION, client))
+        batches = iter(Extraction(ALLOCATION, client))
         next(batches)
         time.sleep(0.3)
         fetched = len([r for r in wms.requests if "fields" not in r.url.params])

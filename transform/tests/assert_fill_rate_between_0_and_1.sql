@@ -1,20 +1,6 @@
 -- An order's fill rate (shipped / ordered units) lies between 0 and 1.
 -- Fails with the offending orders.
 
-with
-
-orders as (
-
-    select * from {{ ref('fct_order_fulfillment') }}
-
-),
-
-final as (
-
-    select order_id, ordered_qty, shipped_qty, fill_rate
-    from orders
-    where fill_rate < 0 or fill_rate > 1
-
-)
-
-select * from final
+select order_id, ordered_qty, shipped_qty, fill_rate
+from {{ ref('fct_order_fulfillment') }}
+where fill_rate < 0 or fill_rate > 1

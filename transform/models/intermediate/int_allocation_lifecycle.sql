@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='allocation_id',
-        incremental_strategy='replace_keys',
-        pre_hook=gruponos.window_pre_hooks(),
-        post_hook=gruponos.window_post_hooks(),
-    )
-}}
+{{ config(**gruponos.replace_keys_config('allocation_id')) }}
 
 with
 
@@ -50,9 +42,7 @@ live_allocations as (
 
     select allocations.*
     from allocations
-    {% if is_incremental() -%}
-    inner join keys on keys.allocation_id = allocations.allocation_id
-    {% endif -%}
+    {{ gruponos.join_changed_keys('allocations', 'allocation_id') }}
     where allocations.deleted_at is null
 
 ),

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='order_dtl_id',
-        incremental_strategy='replace_keys',
-        pre_hook=gruponos.window_pre_hooks(),
-        post_hook=gruponos.window_post_hooks(),
-    )
-}}
+{{ config(**gruponos.replace_keys_config('order_dtl_id')) }}
 
 with
 
@@ -43,25 +35,11 @@ lifecycles as (
 -- order, or through one of their allocations (soft-deleted and restored rows included)
 keys as (
 
-    select staged_lines.order_dtl_id
-    from {{ ref('stg_wms__order_dtl') }} staged_lines
-    where {{ gruponos.in_window('staged_lines') }}
-
+    {{ gruponos.keys_in_window('stg_wms__order_dtl', 'order_dtl_id') }}
     union
-
-    select staged_lines.order_dtl_id
-    from {{ ref('stg_wms__order_dtl') }} staged_lines
-    where staged_lines.order_id in (
-            select staged_orders.order_id
-            from {{ ref('stg_wms__order_hdr') }} staged_orders
-            where {{ gruponos.in_window('staged_orders') }}
-        )
-
+    {{ gruponos.keys_changed_through('stg_wms__order_dtl', 'order_dtl_id', 'order_id', 'stg_wms__order_hdr', 'order_id') }}
     union
-
-    select staged_allocations.order_dtl_id
-    from {{ ref('stg_wms__allocation') }} staged_allocations
-    where {{ gruponos.in_window('staged_allocations') }}
+    {{ gruponos.keys_in_window('stg_wms__allocation', 'order_dtl_id') }}
 
 ),
 
@@ -71,9 +49,7 @@ live_order_lines as (
 
     select order_lines.*
     from order_lines
-    {% if is_incremental() -%}
-    inner join keys on keys.order_dtl_id = order_lines.order_dtl_id
-    {% endif -%}
+    {{ gruponos.join_changed_keys('order_lines', 'order_dtl_id') }}
     where order_lines.deleted_at is null
 
 ),
@@ -97,9 +73,7 @@ allocation_totals as (
         max(lifecycles.picked_at) as last_picked_at
 
     from lifecycles
-    {% if is_incremental() -%}
-    inner join keys on keys.order_dtl_id = lifecycles.order_dtl_id
-    {% endif -%}
+    {{ gruponos.join_changed_keys('lifecycles', 'order_dtl_id') }}
     where lifecycles.is_cancelled = 0
     group by lifecycles.order_dtl_id
 

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['allocation_date', 'facility_id', 'item_id'],
-        incremental_strategy='replace_keys',
-        pre_hook=gruponos.window_pre_hooks(),
-        post_hook=gruponos.window_post_hooks(),
-    )
-}}
+{{ config(**gruponos.replace_keys_config(['allocation_date', 'facility_id', 'item_id'])) }}
 
 {#- Incremental by partition: a changed allocation's whole (allocation date, facility,
     item) is recomputed, every pick user in it, so an allocation that moves from
@@ -72,12 +64,9 @@ prepared as (
         case when allocations.is_picked = 1 then allocations.packed_qty else 0 end as picked_packed_qty
 
     from allocations
-    {% if is_incremental() -%}
-    inner join keys
-        on keys.allocation_date = allocations.created_date
-            and keys.facility_id = allocations.facility_id
-            and keys.item_id = allocations.item_id
-    {% endif -%}
+    {{ gruponos.join_changed_keys('allocations', {
+        'allocation_date': 'created_date', 'facility_id': 'facility_id', 'item_id': 'item_id'
+    }) }}
     -- work that was done or is due: cancelled allocations and allocations whose order
     -- line is missing (the relationships tests report those) are left out
     where allocations.is_cancelled = 0

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='po_dtl_id',
-        incremental_strategy='replace_keys',
-        pre_hook=gruponos.window_pre_hooks(),
-        post_hook=gruponos.window_post_hooks(),
-    )
-}}
+{{ config(**gruponos.replace_keys_config('po_dtl_id')) }}
 
 with
 
@@ -47,36 +39,17 @@ statuses as (
 -- (soft-deleted and restored rows included)
 keys as (
 
-    select staged_lines.po_dtl_id
-    from {{ ref('stg_wms__purchase_order_dtl') }} staged_lines
-    where {{ gruponos.in_window('staged_lines') }}
-
+    {{ gruponos.keys_in_window('stg_wms__purchase_order_dtl', 'po_dtl_id') }}
     union
-
-    select staged_lines.po_dtl_id
-    from {{ ref('stg_wms__purchase_order_dtl') }} staged_lines
-    where staged_lines.po_id in (
-            select staged_orders.po_id
-            from {{ ref('stg_wms__purchase_order_hdr') }} staged_orders
-            where {{ gruponos.in_window('staged_orders') }}
-        )
-
+    {{ gruponos.keys_changed_through('stg_wms__purchase_order_dtl', 'po_dtl_id', 'po_id', 'stg_wms__purchase_order_hdr', 'po_id') }}
     union
-
-    select staged_asn_lines.po_dtl_id
-    from {{ ref('stg_wms__ib_shipment_dtl') }} staged_asn_lines
-    where staged_asn_lines.po_dtl_id is not null
-        and {{ gruponos.in_window('staged_asn_lines') }}
-
+    {{ gruponos.keys_in_window('stg_wms__ib_shipment_dtl', 'po_dtl_id') }}
     union
-
-    select staged_asn_lines.po_dtl_id
-    from {{ ref('stg_wms__ib_shipment_dtl') }} staged_asn_lines
-    inner join {{ ref('stg_wms__container') }} staged_containers
-        on staged_containers.received_ib_shipment_id = staged_asn_lines.ib_shipment_id
-            and staged_containers.container_nbr = staged_asn_lines.lpn_nbr
-    where staged_asn_lines.po_dtl_id is not null
-        and {{ gruponos.in_window('staged_containers') }}
+    -- the ASN line's LPN is the container received on its ASN with that number
+    {{ gruponos.keys_changed_through(
+        'stg_wms__ib_shipment_dtl', 'po_dtl_id', ['ib_shipment_id', 'lpn_nbr'],
+        'stg_wms__container', ['received_ib_shipment_id', 'container_nbr']
+    ) }}
 
 ),
 
@@ -86,9 +59,7 @@ live_po_lines as (
 
     select po_lines.*
     from po_lines
-    {% if is_incremental() -%}
-    inner join keys on keys.po_dtl_id = po_lines.po_dtl_id
-    {% endif -%}
+    {{ gruponos.join_changed_keys('po_lines', 'po_dtl_id') }}
     where po_lines.deleted_at is null
 
 ),
@@ -104,9 +75,7 @@ live_asn_lines as (
 
     select asn_lines.*
     from asn_lines
-    {% if is_incremental() -%}
-    inner join keys on keys.po_dtl_id = asn_lines.po_dtl_id
-    {% endif -%}
+    {{ gruponos.join_changed_keys('asn_lines', 'po_dtl_id') }}
     where asn_lines.deleted_at is null
         and asn_lines.po_dtl_id is not null
 

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='item_id',
-        incremental_strategy='replace_keys',
-        pre_hook=gruponos.window_pre_hooks(),
-        post_hook=gruponos.window_post_hooks(),
-    )
-}}
+{{ config(**gruponos.replace_keys_config('item_id')) }}
 
 {#- Incremental by item: every position of an item touched by a synced inventory record
     or allocation is recomputed, so stock that moves between locations leaves its old
@@ -32,21 +24,13 @@ allocations as (
 
 {% if is_incremental() %}
 
+-- the items whose positions may change: through an inventory record synced since the last
+-- build, or one an allocation synced since then takes from (soft-deleted rows included)
 keys as (
 
-    select staged_inventory.item_id
-    from {{ ref('stg_wms__inventory') }} staged_inventory
-    where {{ gruponos.in_window('staged_inventory') }}
-
+    {{ gruponos.keys_in_window('stg_wms__inventory', 'item_id') }}
     union
-
-    select staged_inventory.item_id
-    from {{ ref('stg_wms__inventory') }} staged_inventory
-    where staged_inventory.inventory_id in (
-            select staged_allocations.from_inventory_id
-            from {{ ref('stg_wms__allocation') }} staged_allocations
-            where {{ gruponos.in_window('staged_allocations') }}
-        )
+    {{ gruponos.keys_changed_through('stg_wms__inventory', 'item_id', 'inventory_id', 'stg_wms__allocation', 'from_inventory_id') }}
 
 ),
 
@@ -56,9 +40,7 @@ inventory_rows as (
 
     select inventory.*
     from inventory
-    {% if is_incremental() -%}
-    inner join keys on keys.item_id = inventory.item_id
-    {% endif -%}
+    {{ gruponos.join_changed_keys('inventory', 'item_id') }}
     -- a position is an item in a location: stock not yet located has none
     where inventory.location_id is not null
 

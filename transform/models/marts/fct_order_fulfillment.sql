@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='order_id',
-        incremental_strategy='replace_keys',
-        pre_hook=gruponos.window_pre_hooks(),
-        post_hook=gruponos.window_post_hooks(),
-    )
-}}
+{{ config(**gruponos.replace_keys_config('order_id')) }}
 
 with
 
@@ -33,23 +25,11 @@ order_lines as (
 -- one of their lines or one of their lines' allocations (soft-deleted rows included)
 keys as (
 
-    select staged_orders.order_id
-    from {{ ref('stg_wms__order_hdr') }} staged_orders
-    where {{ gruponos.in_window('staged_orders') }}
-
+    {{ gruponos.keys_in_window('stg_wms__order_hdr', 'order_id') }}
     union
-
-    select staged_lines.order_id
-    from {{ ref('stg_wms__allocation') }} staged_allocations
-    inner join {{ ref('stg_wms__order_dtl') }} staged_lines
-        on staged_lines.order_dtl_id = staged_allocations.order_dtl_id
-    where {{ gruponos.in_window('staged_allocations') }}
-
+    {{ gruponos.keys_changed_through('stg_wms__order_dtl', 'order_id', 'order_dtl_id', 'stg_wms__allocation', 'order_dtl_id') }}
     union
-
-    select staged_lines.order_id
-    from {{ ref('stg_wms__order_dtl') }} staged_lines
-    where {{ gruponos.in_window('staged_lines') }}
+    {{ gruponos.keys_in_window('stg_wms__order_dtl', 'order_id') }}
 
 ),
 
@@ -67,9 +47,7 @@ line_totals as (
         sum(order_lines.ordered_value) as ordered_value
 
     from order_lines
-    {% if is_incremental() -%}
-    inner join keys on keys.order_id = order_lines.order_id
-    {% endif -%}
+    {{ gruponos.join_changed_keys('order_lines', 'order_id') }}
     group by order_lines.order_id
 
 ),
@@ -101,9 +79,7 @@ joined as (
         {{ gruponos.quantity('coalesce(line_totals.ordered_value, 0)') }} as ordered_value
 
     from orders
-    {% if is_incremental() -%}
-    inner join keys on keys.order_id = orders.order_id
-    {% endif -%}
+    {{ gruponos.join_changed_keys('orders', 'order_id') }}
     left join line_totals on line_totals.order_id = orders.order_id
 
 ),

@@ -1,60 +1,28 @@
-with
+{% call gruponos.staging_model('order_dtl') %}
+    ---------- ids
+    id as order_dtl_id,
+    order_id,
+    item_id,
 
-source as (
+    ---------- codes and text
+    item_key as item_code,
+    ordered_uom_key as ordered_uom_code,
+    invn_attr_key as inventory_attribute_code,
+    seq_nbr as line_seq_nbr,
+    po_nbr,
+    shipment_nbr,
+    lock_code,
 
-    select * from {{ source('wms', 'order_dtl') }}
+    ---------- numerics
+    {{ gruponos.quantity('ord_qty') }} as ordered_qty,
+    {{ gruponos.quantity('orig_ord_qty') }} as original_ordered_qty,
+    {{ gruponos.quantity('alloc_qty') }} as allocated_qty,
+    {{ gruponos.quantity('ordered_uom_qty') }} as ordered_uom_qty,
+    {{ gruponos.quantity('sale_price') }} as sale_price,
+    {{ gruponos.quantity('cost') }} as unit_cost,
+    {{ gruponos.quantity('unit_declared_value') }} as unit_declared_value,
+    allocation_count as wms_allocation_count,
 
-),
-
-renamed as (
-
-    select
-        ---------- ids
-        id as order_dtl_id,
-        order_id,
-        item_id,
-
-        ---------- codes and text
-        item_key as item_code,
-        ordered_uom_key as ordered_uom_code,
-        invn_attr_key as inventory_attribute_code,
-        seq_nbr as line_seq_nbr,
-        po_nbr,
-        shipment_nbr,
-        lock_code,
-
-        ---------- numerics
-        {{ gruponos.quantity('ord_qty') }} as ordered_qty,
-        {{ gruponos.quantity('orig_ord_qty') }} as original_ordered_qty,
-        {{ gruponos.quantity('alloc_qty') }} as allocated_qty,
-        {{ gruponos.quantity('ordered_uom_qty') }} as ordered_uom_qty,
-        {{ gruponos.quantity('sale_price') }} as sale_price,
-        {{ gruponos.quantity('cost') }} as unit_cost,
-        {{ gruponos.quantity('unit_declared_value') }} as unit_declared_value,
-        allocation_count as wms_allocation_count,
-
-        ---------- status
-        status_id as status_code,
-
-        ---------- timestamps (UTC)
-        create_user as created_by,
-        {{ gruponos.utc_timestamp('create_ts') }} as created_at,
-        mod_user as modified_by,
-        {{ gruponos.utc_timestamp('mod_ts') }} as modified_at,
-
-        ---------- the sync's bookkeeping (deleted_at: a full sync no longer found the id)
-        {{ gruponos.utc_timestamp(gruponos.raw_column('_loaded_at')) }} as loaded_at,
-        {{ gruponos.raw_column('_run_id') }} as sync_run_id,
-        {{ gruponos.utc_timestamp(gruponos.raw_column('_deleted_at')) }} as deleted_at
-
-    from source
-
-),
-
-final as (
-
-    select * from renamed
-
-)
-
-select * from final
+    ---------- status
+    status_id as status_code
+{% endcall %}
