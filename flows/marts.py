@@ -66,7 +66,7 @@ def _per_node(cfg: Settings, threads: int | None, full_refresh: bool) -> tuple[s
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings  # type: ignore[import-untyped]
 
     work = dbt_runner.work_dir(cfg)
-    skipped = dbt_runner.source_exclusions(cfg)
+    skipped = dbt_runner.source_exclusions(cfg, work / "target" / "manifest.json")
     command = dbt_runner.build_args(cfg, full_refresh=full_refresh, target_path=work / "target", skipped=skipped)
     args = dbt_runner.dbt_args("build", cfg, *command[1:], target_path=work / "target", log_path=work / "logs")
     success = False

@@ -89,9 +89,6 @@ TEST_SCOPE = "GRUPONOS_DBT__TEST_SCOPE"
 # run where the SQL changes (CI: tests/integration/test_dbt.py runs a plain `dbt build`).
 PRODUCTION_EXCLUDES = ("--exclude-resource-type", "unit_test")
 
-# A model, snapshot or test reading a raw table: source('wms', 'allocation').
-_READS_SOURCE = re.compile(r"""source\(\s*['"]wms['"]\s*,\s*['"](\w+)['"]\s*\)""")
-
 # dbt commands that read the sources (and fail on a missing raw table).
 _READS_SOURCES = frozenset({"build", "run", "test", "snapshot"})
 
@@ -236,9 +233,9 @@ def invoke(
     while words < len(args) and not args[words].startswith("-"):
         words += 1  # "docs generate", "source freshness"
     command, extra = " ".join(args[:words]), list(args[words:])
-    if exclude_missing and command in _READS_SOURCES:
-        extra += source_exclusions(settings)
     work = work_dir(settings)
+    if exclude_missing and command in _READS_SOURCES:
+        extra += source_exclusions(settings, Path(target_path or work / "target") / "manifest.json")
     full = dbt_args(
         command, settings, *extra, target_path=target_path or work / "target", log_path=log_path or work / "logs"
     )
@@ -267,7 +264,7 @@ def production_build(
     rebuild runs every seed, model, snapshot and data test over every row.
     """
     target = Path(target_path or work_dir(settings) / "target")
-    skipped = source_exclusions(settings)
+    skipped = source_exclusions(settings, target / "manifest.json")
     args = build_args(settings, full_refresh=full_refresh, schema=schema, target_path=target, skipped=skipped)
     if threads:
         args += ["--threads", str(threads)]
@@ -346,24 +343,28 @@ def _state_dir(settings: Settings, schema: str | None, target_path: Path) -> Pat
 
 
 def declared_sources() -> list[str]:
-    """The raw tables the dbt project declares (``models/staging/__sources.yml``, source ``wms``)
-    and reads (a ``source('wms', ...)`` in its SQL); the sync's own control tables (declared
-    with an ``identifier``) left out."""
+    """The raw tables the dbt project declares (``models/staging/__sources.yml``, source
+    ``wms``); the sync's own control tables (declared with an ``identifier``) left out."""
     import yaml  # type: ignore[import-untyped]
 
     document = yaml.safe_load((PROJECT_DIR / "models" / "staging" / "__sources.yml").read_text())
-    read = {
-        match.group(1)
-        for path in PROJECT_DIR.glob("[!.]*/**/*.sql")
-        for match in _READS_SOURCE.finditer(path.read_text())
-    }
     return [
         str(table["name"])
         for source in document.get("sources") or []
         if source.get("name") == "wms"
         for table in source.get("tables") or []
-        if "identifier" not in table and table["name"] in read
+        if "identifier" not in table
     ]
+
+
+def _read_sources(manifest: Path) -> set[str] | None:
+    """The ``wms`` sources some node reads, from a manifest dbt wrote (None: no manifest)."""
+    try:
+        children: dict[str, list[str]] = json.loads(manifest.read_bytes())["child_map"]
+    except (OSError, ValueError, KeyError):
+        return None
+    prefix = "source.gruponos.wms."
+    return {key.removeprefix(prefix) for key, nodes in children.items() if key.startswith(prefix) and nodes}
 
 
 def missing_sources(settings: Settings) -> dict[str, str]:
@@ -396,11 +397,17 @@ def missing_sources(settings: Settings) -> dict[str, str]:
     return missing
 
 
-def source_exclusions(settings: Settings) -> list[str]:
-    """``--exclude source:wms.<entity>+`` for each source :func:`missing_sources` finds, each logged."""
+def source_exclusions(settings: Settings, manifest: Path | None = None) -> list[str]:
+    """``--exclude source:wms.<entity>+`` for each source :func:`missing_sources` finds.
+
+    Each is logged as a warning when something reads it (by ``manifest``, the last one dbt
+    wrote; every source when there is none), otherwise at debug level.
+    """
     missing = missing_sources(settings)
+    read = _read_sources(manifest) if manifest is not None else None
     for name, why in missing.items():
-        log.warning("dbt: source wms.%s and everything built on it skipped: %s", name, why)
+        level = logging.WARNING if read is None or name in read else logging.DEBUG
+        log.log(level, "dbt: source wms.%s and everything built on it skipped: %s", name, why)
     return ["--exclude", *(f"source:wms.{name}+" for name in missing)] if missing else []
 
 
