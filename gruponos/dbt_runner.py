@@ -254,8 +254,10 @@ def production_build(
     schema: str | None = None,
     target_path: Path | str | None = None,
     log_path: Path | str | None = None,
+    log_level: str | None = None,
 ) -> dbtRunnerResult:
-    """The ``dbt build`` a sync runs after loading (or, ``full_refresh``, the full rebuild).
+    """The ``dbt build`` a sync runs after loading (or, ``full_refresh``, the full rebuild);
+    ``log_level`` (``warn``) keeps dbt's per-node lines off the terminal (its log file has them).
 
     Both leave out the unit tests (:data:`PRODUCTION_EXCLUDES`). After a sync, the build
     (:func:`build_args`) also leaves out the seeds and views whose definition has not changed
@@ -265,9 +267,12 @@ def production_build(
     """
     target = Path(target_path or work_dir(settings) / "target")
     skipped = source_exclusions(settings, target / "manifest.json")
+    forget_lost_state(settings, schema=schema, target_path=target)
     args = build_args(settings, full_refresh=full_refresh, schema=schema, target_path=target, skipped=skipped)
     if threads:
         args += ["--threads", str(threads)]
+    if log_level:
+        args += ["--log-level", log_level]
     saved = os.environ.get(TEST_SCOPE)
     os.environ[TEST_SCOPE] = "all" if full_refresh else "window"
     try:
@@ -332,6 +337,43 @@ def record_state(
     state.mkdir(parents=True)
     shutil.copyfile(Path(target_path) / "manifest.json", state / "manifest.json")
     (state / "skipped.json").write_text(json.dumps(list(skipped)))
+
+
+def forget_lost_state(settings: Settings, *, schema: str | None = None, target_path: Path | str) -> None:
+    """Forget the last production build's state when the warehouse no longer holds a seed or
+    view it built (a DuckDB file deleted and made again, a schema dropped): the next build then
+    runs every seed and view instead of leaving out relations that are gone."""
+    from gruponos.errors import WarehouseError
+    from gruponos.warehouse import connect
+
+    state = _state_dir(settings, schema, Path(target_path))
+    try:
+        nodes = json.loads((state / "manifest.json").read_text())["nodes"].values()
+    except (OSError, ValueError, KeyError):
+        return
+    kept = [
+        n
+        for n in nodes
+        if n.get("resource_type") == "seed"
+        or (n.get("resource_type") == "model" and n.get("config", {}).get("materialized") == "view")
+    ]
+    try:
+        warehouse = connect(settings.warehouse)
+    except WarehouseError:
+        return  # dbt will say why it cannot connect
+    try:
+        for node in kept:
+            try:
+                relation = warehouse.dialect.table(str(node["schema"]), str(node.get("alias") or node["name"]))
+                warehouse.query(f"SELECT 1 FROM {relation} WHERE 1 = 0")
+            except WarehouseError as exc:
+                if exc.retryable:
+                    continue
+                log.info("dbt: %s is gone from the warehouse: every seed and view is built again", relation)
+                shutil.rmtree(state, ignore_errors=True)
+                return
+    finally:
+        warehouse.close()
 
 
 def _state_dir(settings: Settings, schema: str | None, target_path: Path) -> Path:

@@ -133,7 +133,7 @@ def _run_engine(
     from gruponos import dbt_runner
 
     err("dbt build…")
-    result = dbt_runner.invoke(["build", "--log-level", "warn"], cfg)  # its full log: data/dbt/logs
+    result = dbt_runner.production_build(cfg, log_level="warn")  # its full log: data/dbt/logs
     err(f"dbt build: {dbt_runner.summary(result)}")
     if not result.success:
         return outcomes, f"every entity synced, but dbt build failed: {dbt_runner.failures(result)}"

@@ -101,7 +101,7 @@ def _dbt_build(cfg: settings_module.Settings) -> str | None:
 
     err("dbt build…")
     started = time.perf_counter()
-    result = dbt_runner.invoke(["build", "--log-level", "warn"], cfg)  # its full log: data/dbt/logs
+    result = dbt_runner.production_build(cfg, log_level="warn")  # its full log: data/dbt/logs
     console.print(f"5. dbt build: {dbt_runner.summary(result)} in {time.perf_counter() - started:.1f} s")
     return None if result.success else f"dbt build failed: {dbt_runner.failures(result)}"
 

@@ -541,6 +541,22 @@ def test_the_build_after_a_sync_tests_the_rows_it_changed_and_a_full_rebuild_tes
     assert any(n.startswith("known_code_stg_wms__allocation_status_code") for n in failed), failed
 
 
+def test_a_warehouse_made_again_gets_every_seed_and_view_again(built: Built, tmp_path: Path) -> None:
+    """The last build's state says the seeds and views are unchanged, but the file it built
+    them in was deleted and synced again (as ``gruponos demo`` does): they are built again."""
+    cfg = copy_warehouse(built, tmp_path)
+    kw: dict[str, Any] = {"schema": SCHEMA, "target_path": tmp_path / "target", "log_path": tmp_path / "logs"}
+    first = dbt_runner.production_build(cfg, **kw)
+    assert first.success, dbt_runner.failures(first)
+    with duckdb.connect(cfg.warehouse.path) as db:  # the analytics side gone, the raw tables kept
+        db.execute(f"drop schema {SCHEMA} cascade")
+
+    again = dbt_runner.production_build(cfg, **kw)
+
+    assert again.success, dbt_runner.failures(again)
+    assert {"wms_allocation_statuses", "stg_wms__allocation"} <= set(node_statuses(again))
+
+
 def test_a_source_whose_raw_table_is_missing_is_left_out_and_named(
     built: Built, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
