@@ -266,24 +266,16 @@
 
 
 {#- The allocations whose lifecycle row may change in this model's window: synced since
-    its last build themselves, or through their order line or its order (soft-deleted
-    rows included). Each branch is a plain semi-join over the staging views: an `or` of
+    its last build themselves, or through their order line (macros/changed_keys.sql) or
+    its order (soft-deleted rows included). Each branch is a plain semi-join over the staging views: an `or` of
     `in (subquery)` makes PostgreSQL run the subquery once per row when its hash would not
     fit in work_mem, and a CTE the model shares would be materialized whole by DuckDB. -#}
 {% macro allocation_ids_in_window() -%}
-    select allocations.allocation_id
-    from {{ ref('stg_wms__allocation') }} allocations
-    where {{ gruponos.in_window('allocations') }}
+    {{ gruponos.keys_in_window('stg_wms__allocation', 'allocation_id') }}
 
     union
 
-    select allocations.allocation_id
-    from {{ ref('stg_wms__allocation') }} allocations
-    where allocations.order_dtl_id in (
-        select order_lines.order_dtl_id
-        from {{ ref('stg_wms__order_dtl') }} order_lines
-        where {{ gruponos.in_window('order_lines') }}
-    )
+    {{ gruponos.keys_changed_through('stg_wms__allocation', 'allocation_id', 'order_dtl_id', 'stg_wms__order_dtl', 'order_dtl_id') }}
 
     union
 
