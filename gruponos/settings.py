@@ -197,7 +197,7 @@ class SyncSettings(BaseModel):
 class FlowSettings(BaseModel):
     """How the Prefect flows run the syncs (``GRUPONOS_FLOWS__*``)."""
 
-    entity_concurrency: Annotated[int, Field(ge=1, le=16)] = 2  # entities synced at once per flow run
+    entity_concurrency: Annotated[int, Field(ge=1, le=16)] = 4  # entities at once per run (WMS requests: tenant slots)
     tenant_slots: Annotated[int, Field(ge=1, le=64)] = 4  # flow-wide cap on extractions per WMS tenant
     task_retries: Annotated[int, Field(ge=0, le=20)] = 3
     retry_delay_s: Annotated[float, Field(ge=0, le=3600)] = 10.0
