@@ -60,26 +60,19 @@ def transform(cfg: Settings, threads: int | None, full_refresh: bool = False) ->
 
 def _per_node(cfg: Settings, threads: int | None, full_refresh: bool) -> tuple[str, bool]:
     """prefect-dbt: each dbt node a task of the run."""
-    import os
-
     from dbt_common.events.base_types import EventLevel
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings  # type: ignore[import-untyped]
 
     work = dbt_runner.work_dir(cfg)
-    skipped = dbt_runner.source_exclusions(cfg, work / "target" / "manifest.json")
-    command = dbt_runner.build_args(cfg, full_refresh=full_refresh, target_path=work / "target", skipped=skipped)
+    command, skipped = dbt_runner.production_args(cfg, full_refresh=full_refresh, target_path=work / "target")
     args = dbt_runner.dbt_args("build", cfg, *command[1:], target_path=work / "target", log_path=work / "logs")
     success = False
     try:
         settings = PrefectDbtSettings(
             project_dir=dbt_runner.PROJECT_DIR, profiles_dir=dbt_runner.PROJECT_DIR, log_level=EventLevel.INFO
         )
-        with dbt_runner.environment(cfg, threads=threads):
-            os.environ[dbt_runner.TEST_SCOPE] = "all" if full_refresh else "window"
-            try:
-                result = PrefectDbtRunner(settings=settings, raise_on_failure=True).invoke(args)
-            finally:
-                os.environ.pop(dbt_runner.TEST_SCOPE, None)
+        with dbt_runner.environment(cfg, threads=threads), dbt_runner.data_test_scope(full_refresh=full_refresh):
+            result = PrefectDbtRunner(settings=settings, raise_on_failure=True).invoke(args)
         success = True
     except (ValueError, RuntimeError) as exc:  # prefect-dbt names every failed node
         return str(exc), True

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import psycopg.conninfo
@@ -52,6 +52,7 @@ __all__ = [
     "DbtEnv",
     "FacilityFulfillment",
     "build_args",
+    "data_test_scope",
     "dbt_args",
     "dbt_env",
     "dbt_target",
@@ -61,6 +62,7 @@ __all__ = [
     "freshness_hours",
     "invoke",
     "missing_sources",
+    "production_args",
     "production_build",
     "record_state",
     "release_duckdb",
@@ -266,24 +268,44 @@ def production_build(
     rebuild runs every seed, model, snapshot and data test over every row.
     """
     target = Path(target_path or work_dir(settings) / "target")
-    skipped = source_exclusions(settings, target / "manifest.json")
-    forget_lost_state(settings, schema=schema, target_path=target)
-    args = build_args(settings, full_refresh=full_refresh, schema=schema, target_path=target, skipped=skipped)
+    args, skipped = production_args(settings, full_refresh=full_refresh, schema=schema, target_path=target)
     if threads:
         args += ["--threads", str(threads)]
     if log_level:
         args += ["--log-level", log_level]
+    with data_test_scope(full_refresh=full_refresh):
+        result = invoke(args, settings, schema=schema, target_path=target, log_path=log_path, exclude_missing=False)
+    record_state(settings, result.success, schema=schema, target_path=target, skipped=skipped)
+    return result
+
+
+def production_args(
+    settings: Settings, *, full_refresh: bool = False, schema: str | None = None, target_path: Path
+) -> tuple[list[str], list[str]]:
+    """The production build's arguments (:func:`build_args`) and the source exclusions they
+    carry (for :func:`record_state`), the last build's state forgotten first when the warehouse
+    lost what it built (:func:`forget_lost_state`). Whoever runs dbt (this module's runner or
+    prefect-dbt's) starts here."""
+    skipped = source_exclusions(settings, target_path / "manifest.json")
+    if not full_refresh:
+        forget_lost_state(settings, schema=schema, target_path=target_path)
+    args = build_args(settings, full_refresh=full_refresh, schema=schema, target_path=target_path, skipped=skipped)
+    return args, skipped
+
+
+@contextmanager
+def data_test_scope(*, full_refresh: bool) -> Iterator[None]:
+    """The rows the project's data tests read during a build (:data:`TEST_SCOPE`): every row
+    for a full rebuild, the rows the build changed otherwise; the previous value restored."""
     saved = os.environ.get(TEST_SCOPE)
     os.environ[TEST_SCOPE] = "all" if full_refresh else "window"
     try:
-        result = invoke(args, settings, schema=schema, target_path=target, log_path=log_path, exclude_missing=False)
+        yield
     finally:
         if saved is None:
             os.environ.pop(TEST_SCOPE, None)
         else:
             os.environ[TEST_SCOPE] = saved
-    record_state(settings, result.success, schema=schema, target_path=target, skipped=skipped)
-    return result
 
 
 def build_args(
@@ -363,17 +385,28 @@ def forget_lost_state(settings: Settings, *, schema: str | None = None, target_p
         return  # dbt will say why it cannot connect
     try:
         for node in kept:
-            try:
-                relation = warehouse.dialect.table(str(node["schema"]), str(node.get("alias") or node["name"]))
-                warehouse.query(f"SELECT 1 FROM {relation} WHERE 1 = 0")
-            except WarehouseError as exc:
-                if exc.retryable:
-                    continue
-                log.info("dbt: %s is gone from the warehouse: every seed and view is built again", relation)
+            relation = (str(node["schema"]), str(node.get("alias") or node["name"]))
+            if _exists(warehouse, *relation) is False:
+                log.info("dbt: %s.%s is gone from the warehouse: every seed and view is built again", *relation)
                 shutil.rmtree(state, ignore_errors=True)
                 return
     finally:
         warehouse.close()
+
+
+def _exists(warehouse: Any, schema: str, name: str) -> bool | None:
+    """Whether the warehouse has the table or view ``schema.name`` (None: it could not tell —
+    a fault that may heal, which is logged)."""
+    from gruponos.errors import WarehouseError
+
+    try:
+        warehouse.query(f"SELECT 1 FROM {warehouse.dialect.table(schema, name)} WHERE 1 = 0")
+    except WarehouseError as exc:
+        if exc.retryable:
+            log.warning("dbt: could not look for %s.%s: %s", schema, name, exc)
+            return None
+        return False
+    return True
 
 
 def _state_dir(settings: Settings, schema: str | None, target_path: Path) -> Path:
@@ -426,13 +459,8 @@ def missing_sources(settings: Settings) -> dict[str, str]:
     missing = {}
     try:
         for name in declared_sources():
-            table = warehouse.table(name)
-            try:
-                warehouse.query(f"SELECT 1 FROM {table} WHERE 1 = 0")
-            except WarehouseError as exc:
-                if exc.retryable:
-                    log.warning("dbt: could not look for the raw table %s: %s", table, exc)
-                    continue
+            if _exists(warehouse, warehouse.schema, name) is False:
+                table = warehouse.table(name)
                 missing[name] = f"no raw table {table} in the warehouse (the entity was never synced)"
     finally:
         warehouse.close()
