@@ -64,8 +64,8 @@ def _per_node(cfg: Settings, threads: int | None, full_refresh: bool) -> tuple[s
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings  # type: ignore[import-untyped]
 
     work = dbt_runner.work_dir(cfg)
-    command, skipped = dbt_runner.production_args(cfg, full_refresh=full_refresh, target_path=work / "target")
-    args = dbt_runner.dbt_args("build", cfg, *command[1:], target_path=work / "target", log_path=work / "logs")
+    plan = dbt_runner.production_args(cfg, full_refresh=full_refresh, target_path=work / "target")
+    args = dbt_runner.dbt_args("build", cfg, *plan.args[1:], target_path=work / "target", log_path=work / "logs")
     success = False
     try:
         settings = PrefectDbtSettings(
@@ -78,7 +78,7 @@ def _per_node(cfg: Settings, threads: int | None, full_refresh: bool) -> tuple[s
         return str(exc), True
     finally:
         dbt_runner.release_duckdb()
-        dbt_runner.record_state(cfg, success, target_path=work / "target", skipped=skipped)
+        dbt_runner.record_state(cfg, success, target_path=work / "target", skipped=plan.skipped, runs=plan.runs)
     nodes = len(result.result.results) if result.result is not None and hasattr(result.result, "results") else 0
     return f"dbt build: {nodes} nodes passed", False
 

@@ -454,10 +454,10 @@ class Warehouse:
             fetched = cur.fetchall()
         return (dict(zip(names, r, strict=True)) for r in fetched)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read-only query (status, health, tests), with binds in the driver's style."""
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query (status, health, tests): binds by position, or by name (``b_…``) in a dict."""
         with self._transaction("warehouse", "query") as cur:
-            cur.execute(sql, list(params))
+            cur.execute(sql, self._bind(params) if isinstance(params, dict) else list(params))
             return [tuple(r) for r in cur.fetchall()]
 
     # --- internals -----------------------------------------------------------------

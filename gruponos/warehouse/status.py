@@ -11,7 +11,7 @@ them (``Warehouse.table``/``Warehouse.ident``), so one text serves every dialect
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +19,16 @@ from typing import Any
 from gruponos.errors import WarehouseError
 from gruponos.warehouse.adapter import Warehouse
 
-__all__ = ["EntityStatus", "entity_status", "rows_query", "stale", "status_queries"]
+__all__ = [
+    "EntityStatus",
+    "RunLog",
+    "changed_entities",
+    "entity_status",
+    "read_run_log",
+    "rows_query",
+    "stale",
+    "status_queries",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +144,44 @@ def stale(
             age = (now - s.last_ok_at).total_seconds() / 3600
             problems.append(f"{s.entity}: last successful sync {age:.1f} h ago, limit {hours:g} h")
     return problems
+
+
+@dataclass(frozen=True, slots=True)
+class RunLog:
+    """The run log as a reader found it: ``since``, the newest finish it held less a look-back
+    (a run whose clock is behind, or that committed late, may finish "earlier" than runs the
+    reader saw), and the runs finished from then on. None: the log was empty."""
+
+    since: datetime | None
+    finished: frozenset[str]
+
+
+def read_run_log(warehouse: Warehouse, lookback: timedelta) -> RunLog:
+    """The run log as it stands (see :class:`RunLog`)."""
+    i, runs = warehouse.ident, warehouse.table("_sync_runs")
+    newest = _aware(warehouse.query(f"SELECT MAX({i('finished_at')}) FROM {runs}")[0][0])
+    if newest is None:
+        return RunLog(None, frozenset())
+    since = newest - lookback
+    sql = f"SELECT {i('run_id')} FROM {runs} WHERE {i('finished_at')} >= {warehouse.dialect.ts('b_since')}"
+    return RunLog(since, frozenset(str(r[0]) for r in warehouse.query(sql, {"b_since": since})))
+
+
+def changed_entities(warehouse: Warehouse, seen: RunLog) -> set[str] | None:
+    """The entities whose raw table a run may have changed since the run log was ``seen``: a
+    run not finished then that is still running, did not end ``ok``, or counted a row inserted,
+    updated, deleted or restored. None when ``seen`` holds no finish to compare with."""
+    if seen.since is None:
+        return None
+    i, runs = warehouse.ident, warehouse.table("_sync_runs")
+    changes = " + ".join(i(c) for c in ("inserted", "updated", "deleted", "restored"))
+    sql = (
+        f"SELECT {i('run_id')}, {i('entity')}, {i('status')}, {changes} FROM {runs} "
+        f"WHERE {i('finished_at')} IS NULL OR {i('finished_at')} >= {warehouse.dialect.ts('b_since')}"
+    )
+    rows = warehouse.query(sql, {"b_since": seen.since})
+    return {str(entity) for run_id, entity, status, changed in rows if _new(run_id, status, changed, seen.finished)}
+
+
+def _new(run_id: object, status: object, changed: object, finished: Collection[str]) -> bool:
+    return str(run_id) not in finished and (status != "ok" or int(str(changed or 0)) > 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import logging
 import shutil
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -119,6 +120,17 @@ def copy_warehouse(b: Built, workdir: Path) -> settings_module.Settings:
     path.parent.mkdir()
     shutil.copy(b.cfg.warehouse.path, path)
     return settings_module.load(env="local", warehouse={"kind": "duckdb", "path": str(path)})
+
+
+def log_a_run(db: duckdb.DuckDBPyConnection, entity: str) -> None:
+    """A finished sync run of ``entity`` that updated a row, as the run log records it (what
+    tells the production build that the entity's source changed)."""
+    db.execute(
+        "insert into wms_raw._sync_runs (run_id, entity, mode, started_at, finished_at, status, extracted, "
+        "rejected, inserted, updated, deleted, restored) values (?, ?, 'incremental', now(), now(), 'ok', "
+        "1, 0, 0, 1, 0, 0)",
+        [uuid.uuid4().hex[:12], entity],
+    )
 
 
 def node_statuses(result: dbtRunnerResult) -> dict[str, str]:
@@ -520,6 +532,7 @@ def test_the_build_after_a_sync_tests_the_rows_it_changed_and_a_full_rebuild_tes
 
     with duckdb.connect(cfg.warehouse.path) as db:  # an old row, not synced since: outside the window
         db.execute("update wms_raw.allocation set status_id = 77 where id = 11")
+        log_a_run(db, "allocation")  # a sync of allocations since: the build runs what they feed
     after = production()
     statuses = node_statuses(after)
     assert after.success, dbt_runner.failures(after)
@@ -535,6 +548,7 @@ def test_the_build_after_a_sync_tests_the_rows_it_changed_and_a_full_rebuild_tes
 
     with duckdb.connect(cfg.warehouse.path) as db:  # a row the next build reads (a full sync found it gone)
         db.execute("update wms_raw.allocation set status_id = 78, _deleted_at = now() where id = 12")
+        log_a_run(db, "allocation")
     changed = production()
     assert not changed.success
     failed = {name for name, status in node_statuses(changed).items() if status == "fail"}

@@ -20,6 +20,7 @@ import pytest
 
 from gruponos.errors import ConcurrentRunError, WarehouseError
 from gruponos.warehouse.adapter import Warehouse
+from gruponos.warehouse.status import RunLog, changed_entities, read_run_log
 from tests.integration._warehouse import KINDS, PG_DSN, SPEC, T0, batch, fresh_schema, needs_pg, open_target, run
 
 
@@ -300,3 +301,34 @@ def test_postgres_raw_tables_are_indexed_for_the_incremental_window_also_when_th
             assert indexes(schema) == made
         finally:
             wh.close()
+
+
+def test_the_run_log_tells_which_entities_changed_since_a_build_read_it(wh: Warehouse) -> None:
+    lookback = timedelta(hours=3)
+    assert read_run_log(wh, lookback) == RunLog(None, frozenset())  # nothing synced yet: no mark
+    assert changed_entities(wh, RunLog(None, frozenset())) is None  # nothing to compare with: unknown
+
+    first = run()
+    wh.start_run(first)
+    wh.load(SPEC, batch(range(1, 11)), [], first, generation="g1", checkpoint=None)
+    wh.finish(SPEC, first, watermark=T0, generation="g1")
+    seen = read_run_log(wh, lookback)  # what a build finds when it starts
+    assert seen.finished == {first.run_id} and seen.since is not None
+    assert changed_entities(wh, seen) == set()
+
+    # a run that read the same rows again changed nothing
+    again = run("incremental")
+    wh.start_run(again)
+    counts = wh.load(SPEC, batch(range(1, 11)), [], again, generation=again.run_id, checkpoint=None)
+    assert (counts.inserted, counts.updated, counts.restored) == (0, 0, 0)
+    wh.finish(SPEC, again, watermark=T0, generation=None)
+    assert changed_entities(wh, seen) == set()
+
+    # a run still loading may have committed rows; once it has loaded one, it changed them
+    more = run("incremental")
+    wh.start_run(more)
+    assert changed_entities(wh, seen) == {SPEC.name}
+    wh.load(SPEC, batch([11]), [], more, generation=more.run_id, checkpoint=None)
+    wh.finish(SPEC, more, watermark=T0, generation=None)
+    assert changed_entities(wh, seen) == {SPEC.name}
+    assert changed_entities(wh, read_run_log(wh, lookback)) == set()  # seen by the next build

@@ -4,13 +4,16 @@ shows a secret in a repr."""
 
 from __future__ import annotations
 
+import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from gruponos import dbt_runner
 from gruponos import settings as settings_module
+from gruponos.warehouse.status import RunLog
 
 
 def cfg(**warehouse: object) -> settings_module.Settings:
@@ -159,3 +162,31 @@ def test_declared_sources_are_the_raw_tables_of_the_sources_file() -> None:
     sources = dbt_runner.declared_sources()
     assert {"allocation", "order_hdr", "ib_container", "item", "inventory_history"} <= set(sources)
     assert "sync_runs" not in sources  # the sync's control table, always there
+
+
+def test_after_a_successful_build_only_what_the_changed_sources_feed_is_selected(tmp_path: Path) -> None:
+    settings = kept_build(tmp_path, [])
+    args = dbt_runner.build_args(settings, target_path=tmp_path / "target", changed={"order_hdr", "allocation"})
+    selected = args[args.index("--select") + 1 : args.index("--exclude")]
+    # what a changed definition feeds, and what each changed source feeds (dbt's graph operator)
+    assert selected == ["state:modified+", "source:wms.allocation+", "source:wms.order_hdr+"]
+    nothing = dbt_runner.build_args(settings, target_path=tmp_path / "target", changed=set())
+    assert nothing[nothing.index("--select") + 1 : nothing.index("--exclude")] == ["state:modified+"]
+    # unknown (no run log kept), no build kept, or a full rebuild: every source
+    assert "--select" not in dbt_runner.build_args(settings, target_path=tmp_path / "target")
+    other = cfg(kind="duckdb", path=str(tmp_path / "other.duckdb"))
+    assert "--select" not in dbt_runner.build_args(other, target_path=tmp_path / "t", changed={"allocation"})
+    full = dbt_runner.build_args(settings, full_refresh=True, target_path=tmp_path / "target", changed={"allocation"})
+    assert "--select" not in full
+
+
+def test_the_run_log_a_build_saw_is_kept_with_its_state_and_forgotten_after_a_failure(tmp_path: Path) -> None:
+    settings = kept_build(tmp_path, [])
+    since = datetime(2026, 11, 30, 1, 2, 3, tzinfo=UTC)
+    seen = RunLog(since, frozenset({"run-b", "run-a"}))
+    target = tmp_path / "target"
+    dbt_runner.record_state(settings, True, target_path=target, runs=seen)
+    state = Path(dbt_runner.build_args(settings, target_path=target)[4])
+    assert json.loads((state / "runs.json").read_text()) == {"since": since.isoformat(), "finished": ["run-a", "run-b"]}
+    dbt_runner.record_state(settings, False, target_path=target, runs=seen)
+    assert not (state / "runs.json").exists()
