@@ -8,7 +8,9 @@ PostgreSQL then ANALYZE of every table, as autovacuum would do, which is off her
 tenant's clock moves 60 minutes (1 % of the rows modified, 0.2 % inserted, 0.2 % deleted) →
 the 2-hourly incremental sync (the operational entities the models read) → the production
 build a sync runs (``gruponos.dbt_runner.production_build``: incremental models, unchanged
-seeds and views left alone, data tests on the changed rows) → the full rebuild of the same
+seeds and views left alone, only what the synced sources that changed feed, data tests on the
+changed rows) → the same build again with no sync since (the floor: nothing changed) → the
+full rebuild of the same
 data (``production_build(full_refresh=True)``: ``dbt build --full-refresh``, every data test
 over every row). Neither runs the unit tests (CI does); the exact dbt arguments of both are
 printed. Every dbt command runs in this process after one ``dbt parse``, so each timed
@@ -77,6 +79,8 @@ def ran(args: dict[str, Any]) -> str:
         words.append("--state <last production build>")
     if args.get("indirect_selection", "eager") != "eager":
         words.append(f"--indirect-selection {args['indirect_selection']}")
+    if args.get("select"):
+        words.append("--select " + " ".join(args["select"]))
     if args.get("exclude"):
         words.append("--exclude " + " ".join(args["exclude"]))
     return " ".join(words)
@@ -84,6 +88,7 @@ def ran(args: dict[str, Any]) -> str:
 
 def dbt(label: str, cfg: settings.Settings, work: Path, schema: str, *, full_refresh: bool = False) -> dict[str, Any]:
     """One production build: wall seconds, dbt's elapsed seconds, node count, slowest nodes, its arguments."""
+    (work / "target" / "run_results.json").unlink(missing_ok=True)  # dbt writes none when nothing is selected
     started = time.perf_counter()
     result = dbt_runner.production_build(
         cfg, full_refresh=full_refresh, schema=schema, target_path=work / "target", log_path=work / "logs"
@@ -91,8 +96,11 @@ def dbt(label: str, cfg: settings.Settings, work: Path, schema: str, *, full_ref
     wall = time.perf_counter() - started
     if not result.success:
         raise SystemExit(f"dbt build ({label}) failed: {result.exception or dbt_runner.failures(result)}")
-    shutil.copyfile(work / "target" / "run_results.json", work / f"run_results.{label}.json")
-    run = json.loads((work / "target" / "run_results.json").read_text())
+    results = work / "target" / "run_results.json"
+    if not results.exists():
+        return {"wall": wall, "elapsed": wall, "nodes": 0, "slowest": [], "by_type": {}, "args": "(nothing selected)"}
+    shutil.copyfile(results, work / f"run_results.{label}.json")
+    run = json.loads(results.read_text())
     args = ran(run["args"])
     nodes = sorted(((r["execution_time"], r["unique_id"].split(".")[-1]) for r in run["results"]), reverse=True)
     by_type: dict[str, float] = {}
@@ -151,13 +159,18 @@ def bench(kind: str, scale: int) -> None:
             seconds = sync(cfg, specs, operational, "incremental")
             print(f"  incremental sync of {', '.join(operational)}: {seconds:.1f}s")
             incremental = dbt("incremental", cfg, work, schema)
+            unchanged = dbt("unchanged", cfg, work, schema)  # no sync since: what a build costs when nothing changed
             full = dbt("full", cfg, work, schema, full_refresh=True)
     finally:
         if kind == "postgres":
             with psycopg.connect(PG_DSN, autocommit=True) as conn:
                 for name in (f"{schema}_raw", schema):
                     conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    for label, r in (("after the sync (tests: window)", incremental), ("full rebuild (tests: all rows)", full)):
+    for label, r in (
+        ("after the sync (tests: window)", incremental),
+        ("no sync since (nothing changed)", unchanged),
+        ("full rebuild (tests: all rows)", full),
+    ):
         print(f"  {label:<32} {r['wall']:6.1f}s wall, {r['elapsed']:6.1f}s dbt, {r['nodes']} nodes")
         print(f"    ran: {r['args']}")
         print("    node seconds by kind: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["by_type"].items())))
