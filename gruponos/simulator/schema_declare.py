@@ -12,6 +12,7 @@ entities (statuses, types) have no audit fields at all.
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast, get_args
 
 from gruponos.simulator.schema_types import Entity, Field, Kind, Required
@@ -54,9 +55,23 @@ _AUDIT = fields(
 )
 
 
-def tracked(name: str, table: str, **options: Any) -> Entity:
-    """An entity whose rows are stamped: ``id`` first, the audit fields (with ``mod_ts``) last."""
+def tracked(name: str, table: str, *, natural_key: str = "", **options: Any) -> Entity:
+    """An entity whose rows are stamped: ``id`` first, the audit fields (with ``mod_ts``) last.
+
+    ``natural_key`` names the field FK objects show for a row, then its first row's value:
+    ``"code CO01"`` says codes are ``CO`` and the row's id zero-padded to two digits.
+    """
+    if natural_key:
+        options.update(key=natural_key.split()[0], key_format=_key_format(natural_key))
     return Entity(name, (*_ID, *fields(table), *_AUDIT), **options)
+
+
+def _key_format(natural_key: str) -> tuple[str, int]:
+    """``"code CO01"`` → ``("CO", 2)``: the prefix, and the width the id is zero-padded to."""
+    match = re.fullmatch(r"\w+ ([A-Z]+)(0*1)", natural_key)
+    if match is None:
+        raise ValueError(f"a natural key is a field and its first value (code CO01), not {natural_key!r}")
+    return match[1], len(match[2])
 
 
 def lookup(name: str, table: str = "", *, key: str = "description", ordering: bool = True) -> Entity:

@@ -55,7 +55,7 @@ COMPANY = tracked(
     {_ADDRESS}
     active_flg         flg
     """,
-    key="code",
+    natural_key="code CO01",
 )
 
 FACILITY = tracked(
@@ -71,7 +71,7 @@ FACILITY = tracked(
     time_zone          str    64
     active_flg         flg
     """,
-    key="code",
+    natural_key="code DC01",
 )
 
 VENDOR = tracked(
@@ -84,7 +84,7 @@ VENDOR = tracked(
     email        str    255
     active_flg   flg
     """,
-    key="vendor_code",
+    natural_key="vendor_code V00001",
 )
 
 ITEM = tracked(
@@ -106,7 +106,7 @@ ITEM = tracked(
     is_perishable_flg  flg
     status_id          status
     """,
-    key="code",
+    natural_key="code ITM0000001",
 )
 
 ITEM_METRIC = tracked(
@@ -139,7 +139,7 @@ LOCATION = tracked(
     pick_seq                     int
     lock_for_location_count_flg  flg
     """,
-    key="locn_str",
+    natural_key="locn_str L00000001",
 )
 
 # --- outbound: customer orders, their lines, the allocations that pick them ------------
@@ -186,7 +186,7 @@ ORDER_HDR = tracked(
     order_dtl_set       set    order_dtl order_id
     {_CUSTOM}
     """,
-    key="order_nbr",
+    natural_key="order_nbr SO000000001",
 )
 
 ORDER_DTL = tracked(
@@ -259,7 +259,7 @@ PURCHASE_ORDER_HDR = tracked(
     purchase_order_dtl_set  set    purchase_order_dtl po_id
     cust_field_1            str    255
     """,
-    key="po_nbr",
+    natural_key="po_nbr PO000000001",
 )
 
 PURCHASE_ORDER_DTL = tracked(
@@ -298,7 +298,7 @@ IB_SHIPMENT = tracked(
     verified_ts          ts
     ib_shipment_dtl_set  set    ib_shipment_dtl shipment_id
     """,
-    key="shipment_nbr",
+    natural_key="shipment_nbr ASN000000001",
 )
 
 IB_SHIPMENT_DTL = tracked(
@@ -376,7 +376,7 @@ CONTAINER = tracked(
     width             decimal
     height            decimal
     """,
-    key="container_nbr",
+    natural_key="container_nbr LPN00000001",
 )
 
 CONTAINER_LOCK_XREF = tracked(
@@ -397,7 +397,7 @@ INVENTORY_ATTRIBUTE = tracked(
     invn_attr_d  str    255
     invn_attr_e  str    255
     """,
-    key="invn_attr_a",
+    natural_key="invn_attr_a ATTR001",
 )
 
 INVENTORY_LOCK = tracked(
@@ -409,7 +409,7 @@ INVENTORY_LOCK = tracked(
     allow_allocation_flg  flg
     active_flg            flg
     """,
-    key="code",
+    natural_key="code LOCK01",
 )
 
 BATCH_NUMBER = tracked(
@@ -422,7 +422,7 @@ BATCH_NUMBER = tracked(
     expiry_date       date
     is_active_flg     flg
     """,
-    key="batch_nbr",
+    natural_key="batch_nbr B00000001",
 )
 
 INVENTORY_HISTORY = tracked(

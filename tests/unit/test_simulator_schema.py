@@ -13,7 +13,7 @@ import pytest
 from gruponos.entities import EntitySpec, SyncClass, derive
 from gruponos.entities import Kind as ClientKind
 from gruponos.simulator.schema import LOOKUP_ROWS, SCHEMA, STATUS_CODES, Field, Kind
-from gruponos.simulator.schema_declare import fields
+from gruponos.simulator.schema_declare import fields, tracked
 from gruponos.simulator.server import describe
 from tests.specs import DESCRIBE
 
@@ -113,6 +113,17 @@ def test_a_field_table_line_reads_name_kind_detail_and_the_required_letter() -> 
 def test_a_field_table_line_it_cannot_read_is_refused_naming_the_line(line: str) -> None:
     with pytest.raises(ValueError, match=re.escape(repr(line))):
         fields(line)
+
+
+def test_a_natural_key_names_its_field_and_the_format_of_its_values() -> None:
+    spec = tracked("order_hdr", "order_nbr str 50", natural_key="order_nbr SO000000001")
+    assert (spec.key, spec.key_format) == ("order_nbr", ("SO", 9))
+
+
+@pytest.mark.parametrize("natural_key", ["order_nbr", "order_nbr SO", "order_nbr so01", "order_nbr SO02"])
+def test_a_natural_key_without_a_first_value_is_refused(natural_key: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(repr(natural_key))):
+        tracked("order_hdr", "order_nbr str 50", natural_key=natural_key)
 
 
 def test_status_lookup_rows_are_the_codes_the_entities_use() -> None:
