@@ -63,9 +63,9 @@ def _sync(
     title: str,
     mode: Mode,
     kind: str,
-    entities: Sequence[str] | None,
     *,
     env: str,
+    entities: Sequence[str] | None,
     page_size: int | None,
     batch_size: int | None,
     merge_batch_size: int | None,
@@ -75,7 +75,11 @@ def _sync(
     dbt_nodes: bool,
     fan_out: bool,
 ) -> State[Any]:
-    """Discover, sync the entities, build the marts, publish the report."""
+    """Discover, sync the entities, build the marts, publish the report.
+
+    The sync flows keep their own typed signatures (Prefect builds each deployment's parameter
+    schema and form from them) and hand their parameters on whole: ``**locals()``.
+    """
     logger = get_run_logger()
     cfg = settings_for(
         env,
@@ -146,9 +150,7 @@ def full_sync(
     fan_out: bool = False,
 ) -> State[Any]:
     """Full sync of every selected entity (or ``entities``): rows the WMS no longer has are marked deleted."""
-    return _sync("Full sync", "full", "full", entities, env=env, page_size=page_size, batch_size=batch_size,
-                 merge_batch_size=merge_batch_size, concurrency=concurrency, run_dbt=run_dbt,
-                 dbt_threads=dbt_threads, dbt_nodes=dbt_nodes, fan_out=fan_out)  # fmt: skip
+    return _sync("Full sync", "full", "full", **locals())
 
 
 @flow(name="incremental-sync", **_HOOKS)
@@ -165,9 +167,7 @@ def incremental_sync(
     fan_out: bool = False,
 ) -> State[Any]:
     """Changes since each entity's watermark (minus the overlap); the operational entities by default."""
-    return _sync("Incremental sync", "incremental", "incremental", entities, env=env, page_size=page_size,
-                 batch_size=batch_size, merge_batch_size=merge_batch_size, concurrency=concurrency,
-                 run_dbt=run_dbt, dbt_threads=dbt_threads, dbt_nodes=dbt_nodes, fan_out=fan_out)  # fmt: skip
+    return _sync("Incremental sync", "incremental", "incremental", **locals())
 
 
 @flow(name="master-data", **_HOOKS)
@@ -184,9 +184,7 @@ def master_data(
     fan_out: bool = False,
 ) -> State[Any]:
     """Full syncs of the reference data: the master and lookup entities by default."""
-    return _sync("Master data", "full", "master", entities, env=env, page_size=page_size, batch_size=batch_size,
-                 merge_batch_size=merge_batch_size, concurrency=concurrency, run_dbt=run_dbt,
-                 dbt_threads=dbt_threads, dbt_nodes=dbt_nodes, fan_out=fan_out)  # fmt: skip
+    return _sync("Master data", "full", "master", **locals())
 
 
 @flow(name="sync-entity", flow_run_name="sync {entity} ({mode})", persist_result=True, **_HOOKS)

@@ -93,12 +93,7 @@ class Stopped(Exception):
 
 def expected_rows(plan: Plan, wms: WmsClient) -> int | None:
     """How many records the plan will read, as the WMS counts them now (None if it will not say)."""
-    scan = Scan(
-        window=plan.window,
-        resume_after=plan.resume_after,
-        filters=plan.filters,
-        window_key=plan.spec.replication_key or "mod_ts",
-    )
+    scan = Scan.of(plan.spec, window=plan.window, resume_after=plan.resume_after, filters=plan.filters)
     try:
         return wms.count(plan.spec, scan.params(after_id=None, page_size=1, page_mode="paged", ordered=False))
     except Error:

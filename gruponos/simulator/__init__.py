@@ -10,7 +10,7 @@
 It plays the *other* side: it owns its schema (``simulator/schema.py``, where the
 ``describe`` type vocabulary is written down) and imports nothing else from gruponos.
 
-Where things are: ``schema*`` what the tenant serves (field kinds, declaration blocks, the
+Where things are: ``schema*`` what the tenant serves (field kinds, the field tables, the
 entities, the lookups and codes); ``formulas*`` the SQL every row is made from; ``store`` the
 rows in DuckDB, ``tenant`` what changes them, ``workload`` the background writer;
 ``query`` request parameters to SQL, ``answers`` what the entity API answers, ``documents``

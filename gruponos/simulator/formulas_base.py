@@ -1,7 +1,8 @@
 """The SQL primitives the simulated tenant's formulas are written with, on a row index ``i``.
 
-Deterministic draws (``u``, ``pick``), natural keys (``CO01``, ``SO000000042``), foreign keys as
-the ``(id, key)`` pair of the target's row, and the defaults for fields no entity rule covers.
+Deterministic draws (``u``, ``pick``), natural keys (``CO01``, ``SO000000042``, as each entity's
+``key_format`` says), foreign keys as the ``(id, key)`` pair of the target's row, and the
+defaults for fields no entity rule covers.
 """
 
 from __future__ import annotations
@@ -24,23 +25,6 @@ def ts_sql(ts: datetime) -> str:
 
 def us(delta: timedelta) -> int:
     return int(delta.total_seconds() * 1_000_000)
-
-
-# The natural keys of served entities: a prefix and the id padded to a width (CO01, SO000000042).
-_KEY_FORMATS: dict[str, tuple[str, int]] = {
-    "company": ("CO", 2),
-    "facility": ("DC", 2),
-    "item": ("ITM", 7),
-    "location": ("L", 8),
-    "order_hdr": ("SO", 9),
-    "container": ("LPN", 8),
-    "inventory_attribute": ("ATTR", 3),
-    "vendor": ("V", 5),
-    "batch_number": ("B", 8),
-    "purchase_order_hdr": ("PO", 9),
-    "ib_shipment": ("ASN", 9),
-    "inventory_lock": ("LOCK", 2),
-}
 
 
 def _lpad(prefix: str, expr: str, width: int) -> str:
@@ -67,8 +51,8 @@ class FormulaBase:
 
     def key(self, target: str, ident: str) -> str:
         """SQL for the FK ``key`` of row ``ident`` of ``target`` (what its key field holds)."""
-        if target in _KEY_FORMATS:
-            prefix, width = _KEY_FORMATS[target]
+        if target in SCHEMA and (natural := SCHEMA[target].key_format) is not None:
+            prefix, width = natural
             return _lpad(prefix, ident, width)
         match target:
             case "inventory":

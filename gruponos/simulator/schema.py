@@ -24,9 +24,9 @@ known (shared/reference/wms-api.md, Oracle's REST API guide); the rest are plaus
 Lookup entities (statuses, types) have no audit fields at all, so no ``mod_ts``.
 
 The entities are declared in ``schema_entities`` (the tracked ones, by area) and
-``schema_lookups`` (statuses and types, with the codes a tenant is configured with), from the
-blocks of ``schema_declare``; this module gathers them into :data:`SCHEMA`, in the order the
-tenant serves and changes them.
+``schema_lookups`` (statuses and types, with the codes a tenant is configured with), as tables
+of fields that ``schema_declare`` reads; this module gathers them into :data:`SCHEMA`, in the
+order the tenant serves and changes them.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gruponos.simulator.schema_declare import fk, lookup, text
+from gruponos.simulator.schema_declare import lookup
 
 __all__ = [
     "HISTORY_ACTIVITY",
@@ -20,8 +20,13 @@ __all__ = [
 ORDER_STATUS = lookup("order_status")
 INVENTORY_STATUS = lookup("inventory_status")
 PURCHASE_ORDER_STATUS = lookup("purchase_order_status")
-ORDER_TYPE = lookup("order_type", fk("company_id", "company", "Y"), text("code", 25, "Y"), key="code")
-PUTAWAY_TYPE = lookup("putaway_type", fk("company_id", "company", "Y"), text("code", 25, "Y"), key="code")
+# A company's own types, named by a code.
+_COMPANY_CODE = """
+    company_id  fk   company Y
+    code        str  25 Y
+"""
+ORDER_TYPE = lookup("order_type", _COMPANY_CODE, key="code")
+PUTAWAY_TYPE = lookup("putaway_type", _COMPANY_CODE, key="code")
 # Tenants answer 400 to ordering on some entities; this one refuses any ordering.
 HISTORY_ACTIVITY = lookup("history_activity", ordering=False)
 

@@ -54,6 +54,7 @@ class Entity:
     fields: tuple[Field, ...]
     key: str = "id"  # the field whose value is the ``key`` of FK objects pointing here…
     key_prefix: str = ""  # …after this prefix
+    key_format: tuple[str, int] | None = None  # what the key field holds: a prefix, the id zero-padded (CO01)
     ordering: bool = True  # False: any ``ordering`` parameter answers 400
     # List requests must filter on one of these combinations (inventory_history does).
     filter_rule: tuple[tuple[str, ...], ...] = ()

@@ -21,7 +21,7 @@ import queue
 import threading
 from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -86,9 +86,8 @@ class Extraction:
         filters: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.spec = spec
-        self.window = window
+        self.scan = Scan.of(spec, window=window, resume_after=resume_after, filters=filters)  # partitions bound it
         self.start_after = resume_after
-        self.filters = filters
         self.stats = ScanStats(spec.name)
         self.partitions: tuple[Partition, ...] = ()
         self._client = client
@@ -155,14 +154,7 @@ class Extraction:
 
     def _scan(self, part: Partition) -> Scan:
         """The scan reading one partition."""
-        return Scan(
-            window=self.window,
-            id_gte=part.id_gte,
-            id_lt=part.id_lt,
-            resume_after=self.start_after,
-            filters=self.filters,
-            window_key=self.spec.replication_key or "mod_ts",
-        )
+        return replace(self.scan, id_gte=part.id_gte, id_lt=part.id_lt)
 
     def _parallel(self) -> Iterator[Page]:
         """Read the partitions concurrently and merge their pages through a queue held by credits."""

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gruponos.entities import EntitySpec
 
 __all__ = ["IdRange", "Params", "Scan", "ScanStats", "Window", "format_ts"]
 
@@ -77,6 +81,20 @@ class Scan:
     resume_after: int | None = None
     filters: tuple[tuple[str, str], ...] = ()
     window_key: str = "mod_ts"
+
+    @classmethod
+    def of(
+        cls,
+        spec: EntitySpec,
+        *,
+        window: Window | None = None,
+        resume_after: int | None = None,
+        filters: tuple[tuple[str, str], ...] = (),
+    ) -> Scan:
+        """A scan of ``spec``, its window on the entity's replication key (``mod_ts`` when it names none)."""
+        return cls(
+            window=window, resume_after=resume_after, filters=filters, window_key=spec.replication_key or "mod_ts"
+        )
 
     def params(self, *, after_id: int | None, page_size: int, page_mode: str, ordered: bool = True) -> Params:
         """Query parameters for the first page of this scan continued after ``after_id`` (the last id received)."""

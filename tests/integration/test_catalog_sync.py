@@ -16,6 +16,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
@@ -36,7 +37,7 @@ from gruponos.warehouse import connect
 from gruponos.wms import WmsClient
 from tests.integration._sync import ok, stored
 from tests.integration._warehouse import KINDS, fresh_target
-from tests.integration.proxy import Mutation, proxy
+from tests.integration.proxy import Mutation, Proxy, proxy
 from tests.local import tenant
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -67,6 +68,15 @@ def config(base_url: str, target: dict[str, Any], page_size: int = 50, **sync: A
     """Settings for one test; no overlap, so an incremental reads exactly what changed."""
     wms = {"base_url": base_url, "page_size": page_size, "overlap_minutes": 0, "backoff_base_s": 0.01, "max_retries": 1}
     return settings_module.load(env="local", wms=wms, warehouse=target, sync=sync)
+
+
+@contextmanager
+def proxied(
+    simulator: Simulator, target: dict[str, Any], **options: Any
+) -> Iterator[tuple[Proxy, settings_module.Settings]]:
+    """A proxy in front of the simulator (it records every request) and settings that read through it."""
+    with proxy(simulator.base_url) as p:
+        yield p, config(p.base_url(simulator.base_url), target, **options)
 
 
 def run(cfg: settings_module.Settings, kind: str, name: str) -> EntityReport | SyncError:
@@ -196,8 +206,7 @@ def test_inventory_history_needs_a_documented_filter_set_and_reads_only_what_it_
     simulator: Simulator, target: dict[str, Any]
 ) -> None:
     name = "inventory_history"
-    with proxy(simulator.base_url) as p:
-        bare = config(p.base_url(simulator.base_url), target)
+    with proxied(simulator, target) as (p, bare):
         failed = run(bare, "full", name)
         listed = [path for path, _ in p.requests if f"/entity/{name}/" in path and "/describe/" not in path]
     assert isinstance(failed, SyncError) and failed.step == "plan"
@@ -234,8 +243,7 @@ def test_an_entity_that_refuses_ordering_is_read_whole_in_id_order(
 ) -> None:
     name = "history_activity"
     assert not SCHEMA[name].ordering
-    with proxy(simulator.base_url) as p:
-        cfg = config(p.base_url(simulator.base_url), target, page_size=4)  # 18 rows: several ranges, a page each
+    with proxied(simulator, target, page_size=4) as (p, cfg):  # 18 rows: several ranges, a page each
         with WmsClient(cfg.wms) as wms:
             spec = discover(wms, cfg.sync, [name]).spec(name)
             ids = [i for page in wms.pages(spec) for i in page.batch.column("id").to_pylist()]
@@ -289,8 +297,7 @@ def test_a_field_added_to_describe_becomes_a_typed_column_on_the_next_sync(
     simulator: Simulator, target: dict[str, Any]
 ) -> None:
     name = "vendor"
-    with proxy(simulator.base_url) as p:
-        cfg = config(p.base_url(simulator.base_url), target)
+    with proxied(simulator, target) as (p, cfg):
         ok(run(cfg, "full", name))
         assert not {"credit_limit", "carrier_code"} & set(_column_types(cfg, name))
         p.mutate = _announce(name)

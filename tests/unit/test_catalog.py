@@ -15,6 +15,11 @@ def describe(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"parameters": list(fields), "fields": fields}
 
 
+def typed(**types: str) -> dict[str, Any]:
+    """A describe answer that gives each field its type and nothing else."""
+    return describe({name: {"type": kind} for name, kind in types.items()})
+
+
 CONTAINER = describe(
     {
         "id": {"type": "integer", "required": "Y"},
@@ -64,46 +69,25 @@ def test_a_describe_answer_becomes_an_incremental_entity_with_flattened_columns(
 
 
 def test_an_entity_without_mod_ts_is_a_lookup_read_in_full() -> None:
-    spec = derive("order_status", describe({"id": {"type": "integer"}, "description": {"type": "string"}}))
+    spec = derive("order_status", typed(id="integer", description="string"))
     assert spec.sync_class is SyncClass.LOOKUP
     assert spec.replication_key is None and not spec.incremental
 
 
 def test_unknown_type_names_fall_back_on_the_documented_suffixes_then_text() -> None:
-    spec = derive(
-        "x",
-        describe(
-            {
-                "id": {"type": "pk"},
-                "done_flg": {"type": "weird"},
-                "shipped_ts": {"type": "???"},
-                "note": {"type": "hologram"},
-                "mod_ts": {"type": "DateTime"},
-            }
-        ),
-    )
+    spec = derive("x", typed(id="pk", done_flg="weird", shipped_ts="???", note="hologram", mod_ts="DateTime"))
     kinds = {f.name: f.kind for f in spec.fields}
     assert kinds == {"id": Kind.INT, "done_flg": Kind.FLG, "shipped_ts": Kind.TS, "note": Kind.STR, "mod_ts": Kind.TS}
 
 
 def test_a_describe_without_id_cannot_make_an_entity() -> None:
     with pytest.raises(ValueError, match="no 'id'"):
-        derive("broken", describe({"code": {"type": "string"}}))
+        derive("broken", typed(code="string"))
 
 
 def test_overlays_keep_their_business_rules_on_derived_fields() -> None:
-    spec = derive(
-        "allocation",
-        describe(
-            {
-                "id": {"type": "integer"},
-                "alloc_qty": {"type": "decimal"},
-                "packed_qty": {"type": "decimal"},
-                "order_dtl_id": {"type": "relation"},
-                "mod_ts": {"type": "datetime"},
-            }
-        ),
-    )
+    answer = typed(id="integer", alloc_qty="decimal", packed_qty="decimal", order_dtl_id="relation", mod_ts="datetime")
+    spec = derive("allocation", answer)
     assert {c.name for c in spec.checks} == {"non_negative:alloc_qty,packed_qty", "packed_qty_le_alloc_qty"}
     assert spec.field("order_dtl_id").required and spec.field("order_dtl_id").target == "order_dtl"
 

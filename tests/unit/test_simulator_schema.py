@@ -5,13 +5,15 @@ written down in ``tests/fixtures/describe.json`` (their wire shape has not chang
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 from gruponos.entities import EntitySpec, SyncClass, derive
 from gruponos.entities import Kind as ClientKind
-from gruponos.simulator.schema import LOOKUP_ROWS, SCHEMA, STATUS_CODES, Kind
+from gruponos.simulator.schema import LOOKUP_ROWS, SCHEMA, STATUS_CODES, Field, Kind
+from gruponos.simulator.schema_declare import fields, tracked
 from gruponos.simulator.server import describe
 from tests.specs import DESCRIBE
 
@@ -89,6 +91,39 @@ def test_lookup_entities_carry_no_audit_fields_and_everything_else_does() -> Non
             assert not audit, name
         else:
             assert audit == {"create_user", "create_ts", "mod_user", "mod_ts"}, name
+
+
+def test_a_field_table_line_reads_name_kind_detail_and_the_required_letter() -> None:
+    table = """
+        code      str      25 Y
+
+        owner_id  fk       company C
+        line_set  set      line owner_id
+        qty       decimal
+    """
+    assert fields(table) == (
+        Field("code", Kind.STR, 25, required="Y"),
+        Field("owner_id", Kind.FK, target="company", required="C"),
+        Field("line_set", Kind.SET, target="line", via="owner_id"),
+        Field("qty", Kind.DECIMAL),
+    )
+
+
+@pytest.mark.parametrize("line", ["code widget 25", "code str", "owner_id fk", "line_set set line", "qty decimal 4"])
+def test_a_field_table_line_it_cannot_read_is_refused_naming_the_line(line: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(repr(line))):
+        fields(line)
+
+
+def test_a_natural_key_names_its_field_and_the_format_of_its_values() -> None:
+    spec = tracked("order_hdr", "order_nbr str 50", natural_key="order_nbr SO000000001")
+    assert (spec.key, spec.key_format) == ("order_nbr", ("SO", 9))
+
+
+@pytest.mark.parametrize("natural_key", ["order_nbr", "order_nbr SO", "order_nbr so01", "order_nbr SO02"])
+def test_a_natural_key_without_a_first_value_is_refused(natural_key: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(repr(natural_key))):
+        tracked("order_hdr", "order_nbr str 50", natural_key=natural_key)
 
 
 def test_status_lookup_rows_are_the_codes_the_entities_use() -> None:
