@@ -40,7 +40,8 @@
 {%- endmacro %}
 
 
-{#- The calendar day of a plain timestamp, as a date without time of day. -#}
+{#- The calendar day of a plain timestamp or a stored date, as a date without time of day
+    (Oracle's DATE carries one). -#}
 {% macro day_of(expression) -%}
     {{ return(adapter.dispatch('day_of', 'gruponos')(expression)) }}
 {%- endmacro %}
@@ -51,20 +52,6 @@
 
 {% macro oracle__day_of(expression) -%}
     trunc(cast({{ expression }} as date))
-{%- endmacro %}
-
-
-{#- A stored date (Oracle DATE carries a time of day) as a date at midnight. -#}
-{% macro as_date(expression) -%}
-    {{ return(adapter.dispatch('as_date', 'gruponos')(expression)) }}
-{%- endmacro %}
-
-{% macro default__as_date(expression) -%}
-    cast({{ expression }} as date)
-{%- endmacro %}
-
-{% macro oracle__as_date(expression) -%}
-    trunc({{ expression }})
 {%- endmacro %}
 
 

@@ -33,7 +33,7 @@
     status_id as status_code,
 
     ---------- dates and timestamps (UTC)
-    {{ gruponos.as_date('priority_date') }} as priority_date,
+    {{ gruponos.day_of('priority_date') }} as priority_date,
     {{ gruponos.utc_timestamp('rcvd_ts') }} as received_at,
     {{ gruponos.utc_timestamp('first_putaway_ts') }} as first_put_away_at
 {% endcall %}

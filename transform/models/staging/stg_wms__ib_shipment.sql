@@ -20,8 +20,8 @@
     status_id as status_code,
 
     ---------- dates and timestamps (UTC)
-    {{ gruponos.as_date('shipped_date') }} as shipped_date,
-    {{ gruponos.as_date('appt_date') }} as appointment_date,
+    {{ gruponos.day_of('shipped_date') }} as shipped_date,
+    {{ gruponos.day_of('appt_date') }} as appointment_date,
     appt_time as appointment_time,
     {{ gruponos.utc_timestamp('checkin_ts') }} as checked_in_at,
     {{ gruponos.utc_timestamp('verified_ts') }} as verified_at

@@ -21,5 +21,5 @@
     {{ gruponos.quantity('received_qty') }} as received_qty,
 
     ---------- dates and timestamps (UTC)
-    {{ gruponos.as_date('expiry_date') }} as expiry_date
+    {{ gruponos.day_of('expiry_date') }} as expiry_date
 {% endcall %}

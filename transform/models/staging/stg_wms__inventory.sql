@@ -18,5 +18,5 @@
 
     ---------- status and dates
     status_id as status_code,
-    {{ gruponos.as_date('priority_date') }} as priority_date
+    {{ gruponos.day_of('priority_date') }} as priority_date
 {% endcall %}

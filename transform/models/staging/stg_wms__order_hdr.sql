@@ -25,10 +25,10 @@
     status_id as status_code,
 
     ---------- dates and timestamps (UTC)
-    {{ gruponos.as_date('ord_date') }} as ordered_date,
-    {{ gruponos.as_date('req_ship_date') }} as requested_ship_date,
-    {{ gruponos.as_date('sched_ship_date') }} as scheduled_ship_date,
-    {{ gruponos.as_date('start_ship_date') }} as start_ship_date,
-    {{ gruponos.as_date('stop_ship_date') }} as stop_ship_date,
+    {{ gruponos.day_of('ord_date') }} as ordered_date,
+    {{ gruponos.day_of('req_ship_date') }} as requested_ship_date,
+    {{ gruponos.day_of('sched_ship_date') }} as scheduled_ship_date,
+    {{ gruponos.day_of('start_ship_date') }} as start_ship_date,
+    {{ gruponos.day_of('stop_ship_date') }} as stop_ship_date,
     {{ gruponos.utc_timestamp('order_shipped_ts') }} as shipped_at
 {% endcall %}

@@ -19,8 +19,8 @@
     status_id as status_code,
 
     ---------- dates and timestamps (UTC)
-    {{ gruponos.as_date('ord_date') }} as ordered_date,
-    {{ gruponos.as_date('ship_date') }} as ship_date,
-    {{ gruponos.as_date('delivery_date') }} as delivery_date,
-    {{ gruponos.as_date('cancel_date') }} as cancel_date
+    {{ gruponos.day_of('ord_date') }} as ordered_date,
+    {{ gruponos.day_of('ship_date') }} as ship_date,
+    {{ gruponos.day_of('delivery_date') }} as delivery_date,
+    {{ gruponos.day_of('cancel_date') }} as cancel_date
 {% endcall %}
