@@ -17,8 +17,9 @@ printed. Every dbt command runs in this process after one ``dbt parse``, so each
 command parses partially, as a worker's second run does.
 Printed per command: wall seconds, dbt's own ``elapsed_time`` (run_results.json), the node
 count and node seconds per kind (model, snapshot, seed, test; summed over dbt's threads);
-then incremental / full rebuild, and the slowest nodes of both builds. Each build's
-run_results.json is kept in the bench's temporary folder (printed).
+then incremental / full rebuild, and the slowest nodes of both builds; on DuckDB, the full
+rebuild's data tests run again as plain SQL (what they cost without dbt's per-node work). Each
+build's run_results.json is kept in the bench's temporary folder (printed).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import psycopg
 from returns.io import IOFailure
@@ -117,6 +119,20 @@ def dbt(label: str, cfg: settings.Settings, work: Path, schema: str, *, full_ref
     }
 
 
+def tests_as_sql(work: Path, path: str) -> tuple[int, float]:
+    """The full rebuild's data tests run again as plain SQL (their compiled text from
+    run_results.json), one after another on one read-only DuckDB connection: how many, and
+    their seconds — what the tests cost without dbt's work around each node."""
+    run = json.loads((work / "run_results.full.json").read_text())
+    queries = [r["compiled_code"] for r in run["results"] if r["unique_id"].startswith("test.") and r["compiled_code"]]
+    started = time.perf_counter()
+    with duckdb.connect(path, read_only=True) as db:
+        db.execute("set TimeZone = 'UTC'")
+        for sql in queries:
+            db.execute(sql).fetchall()
+    return len(queries), time.perf_counter() - started
+
+
 def analyze(schemas: list[str]) -> float:
     """What autovacuum does after the first load and build (this machine's server runs with
     autovacuum off, so the planner would otherwise see tables it never measured)."""
@@ -178,6 +194,10 @@ def bench(kind: str, scale: int) -> None:
           f"{incremental['elapsed'] / full['elapsed']:.0%} dbt")  # fmt: skip
     print("  slowest nodes, incremental: " + ", ".join(f"{n} {s:.2f}s" for s, n in incremental["slowest"]))
     print("  slowest nodes, full rebuild: " + ", ".join(f"{n} {s:.2f}s" for s, n in full["slowest"]))
+    if kind == "duckdb":
+        count, seconds = tests_as_sql(work, warehouse["path"])
+        print(f"  the full rebuild's {count} data tests as plain SQL, one connection: {seconds:.2f}s "
+              f"(in the build: {full['by_type'].get('test', 0.0):.1f} node-s)")  # fmt: skip
     print(f"  run_results.json of each build: {work}/run_results.*.json", flush=True)
 
 
