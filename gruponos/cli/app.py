@@ -109,11 +109,14 @@ def sync(
 
             outcomes, error = run_flow(cfg, kind, entities, run_dbt=dbt, stop=interrupt.stop, verbose=verbose)
         else:
-            outcomes, error = _run_engine(cfg, kind, entities, run_dbt=dbt, stop=interrupt.stop)
+            outcomes, error = _run_engine(cfg, kind, entities, stop=interrupt.stop)
     except Error as exc:
         fail(str(exc))
         raise typer.Exit(1) from None
     print_reports(f"{kind} sync ({cfg.env.value})", outcomes, time.perf_counter() - started)
+    synced = not interrupt.stop.is_set() and not any(isinstance(o, SyncError) for o in outcomes)
+    if dbt and not through_prefect and synced and not error:
+        error = _dbt_build(cfg)
     if error:
         fail(error)
     if error or any(isinstance(o, SyncError) for o in outcomes):
@@ -121,23 +124,27 @@ def sync(
 
 
 def _run_engine(
-    cfg: settings_module.Settings, kind: str, entities: list[str] | None, *, run_dbt: bool, stop: threading.Event
+    cfg: settings_module.Settings, kind: str, entities: list[str] | None, *, stop: threading.Event
 ) -> tuple[list[Any], str | None]:
     """The engine in this process, with a progress bar per entity."""
     from gruponos.runs import sync_many
 
     with Bars() as bars:
         outcomes = sync_many(cfg, kind, entities, progress=bars.update, stop=stop)
-    if stop.is_set() or not run_dbt or any(isinstance(o, SyncError) for o in outcomes):
-        return outcomes, None
+    return outcomes, None
+
+
+def _dbt_build(cfg: settings_module.Settings) -> str | None:
+    """The production dbt build after the engine's sync, timed apart from it; why it failed, if it did."""
     from gruponos import dbt_runner
 
     err("dbt build…")
+    started = time.perf_counter()
     result = dbt_runner.production_build(cfg, log_level="warn")  # its full log: data/dbt/logs
-    err(f"dbt build: {dbt_runner.summary(result)}")
+    err(f"dbt build: {dbt_runner.summary(result)} in {time.perf_counter() - started:.1f} s")
     if not result.success:
-        return outcomes, f"every entity synced, but dbt build failed: {dbt_runner.failures(result)}"
-    return outcomes, None
+        return f"every entity synced, but dbt build failed: {dbt_runner.failures(result)}"
+    return None
 
 
 @app.command()

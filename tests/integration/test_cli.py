@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -116,3 +117,29 @@ def _wait_for_log(folder: Path, text: str, timeout: float = 120) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"no {text!r} in {log}")
+
+
+def _sync_dbt(env: dict[str, str], kind: str) -> tuple[str, str, float]:
+    """``gruponos sync <kind> --dbt`` to its end: stdout, stderr, wall seconds."""
+    started = time.monotonic()
+    proc = _sync(env, kind, "--dbt")
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    return out, err, time.monotonic() - started
+
+
+def test_sync_with_dbt_builds_what_the_sync_changed_and_times_it_apart(simulator: Simulator, tmp_path: Path) -> None:
+    env = _env(simulator.base_url, tmp_path)
+    out, err, wall = _sync_dbt(env, "full")
+    built = re.search(r"dbt build: (\d+) pass, (\d+) success in (\d+\.\d) s", err)
+    assert built, err
+    total = float(next(line for line in out.splitlines() if line.startswith("total")).split()[-1])
+    # the table's total (and its records/s) is the sync's own time; dbt's seconds are its own line
+    assert total + float(built.group(3)) <= wall + 0.5, (total, built.group(3), wall)
+
+    simulator.advance(minutes=60, modify=0.01, insert=0.002, delete=0.002)
+    _, err, _ = _sync_dbt(env, "incremental")
+    changed = re.search(r"dbt build: (\d+) pass, (\d+) success", err)
+    assert changed and 0 < int(changed.group(1)) < int(built.group(1)), err  # what the changed sources feed
+    _, err, _ = _sync_dbt(env, "incremental")  # nothing changed since
+    assert "dbt build: nothing to do" in err, err
