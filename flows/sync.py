@@ -38,11 +38,14 @@ from flows.tasks import (
     result_storage,
     settings_for,
     start_entity,
+    warehouse_turn,
     wms_clock,
 )
+from gruponos.catalog import Catalog
 from gruponos.errors import SettingsError, SyncError
 from gruponos.pipeline import EntityReport, Mode
 from gruponos.runs import selection
+from gruponos.settings import Settings
 
 __all__ = ["SyncFailed", "full_sync", "incremental_sync", "master_data", "sync_one_entity"]
 
@@ -104,33 +107,46 @@ def _sync(
     logger.info("%s of %d entities (%s, %d at a time; WMS slots: %s)", mode, len(names), env, bound, limit)
     run_id = str(flow_run.id).replace("-", "")[:12]
     outcomes: list[Outcome]
-    if fan_out:
-        from flows.fanout import fan_out as spread  # run_deployment, only when asked
+    with warehouse_turn(cfg):  # a DuckDB file: after any other run that writes it
+        if fan_out:
+            from flows.fanout import fan_out as spread  # run_deployment, only when asked
 
-        outcomes = spread(env, names, mode, now, run_id, page_size=page_size, merge_batch_size=merge_batch_size)
-    else:
-        # an entity's three tasks wait on one another: three threads an entity keep `bound` going
-        runner: Any = ThreadPoolTaskRunner(max_workers=3 * bound)
-        with contextlib.ExitStack() as hold, runner:
-            runs = [
-                start_entity(cfg, catalog.spec(name), mode, now, run_id, submit=runner.submit, hold=hold)
-                for name in names
-            ]
-            outcomes = [run.outcome() for run in runs]
-    failures = [o for o in outcomes if isinstance(o, SyncError)]
-    dbt_result: str | None = None
-    dbt_failed = False
-    if run_dbt and not failures:
-        from flows.marts import build  # dbt only when it runs
+            outcomes = spread(env, names, mode, now, run_id, page_size=page_size, merge_batch_size=merge_batch_size)
+        else:
+            outcomes = _on_this_run(cfg, catalog, names, mode, now, run_id)
+        failures = [o for o in outcomes if isinstance(o, SyncError)]
+        dbt_result: str | None = None
+        dbt_failed = False
+        if run_dbt and not failures:
+            from flows.marts import build  # dbt only when it runs
 
-        dbt_result, dbt_failed = build(cfg, threads=dbt_threads, per_node=dbt_nodes)
+            dbt_result, dbt_failed = build(cfg, threads=dbt_threads, per_node=dbt_nodes)
     publish(f"{flow_run.flow_name}-{env}".replace("_", "-"), f"{title} ({env})", outcomes, cfg, dbt=dbt_result)
-    if failures:
-        message = f"{len(failures)} of {len(outcomes)} entities failed: " + " | ".join(str(f) for f in failures)
-        raise SyncFailed(message, outcomes)  # raised, not returned: flow-run retries apply to it
+    if failures:  # raised, not returned: flow-run retries apply to it
+        raise SyncFailed(failed_entities(failures, len(outcomes)), outcomes)
     if dbt_failed:
         raise SyncFailed(f"every entity synced, but dbt build failed: {dbt_result}", outcomes)
     return Completed(message=f"{len(outcomes)} entities synced", data=outcomes)
+
+
+def _on_this_run(
+    cfg: Settings, catalog: Catalog, names: list[str], mode: Mode, now: datetime, run_id: str
+) -> list[Outcome]:
+    """Each entity's tasks on this run's thread pool, ``entity_concurrency`` entities at a time
+    (an entity's three tasks wait on one another: three threads an entity)."""
+    runner: Any = ThreadPoolTaskRunner(max_workers=3 * cfg.flows.entity_concurrency)
+    with contextlib.ExitStack() as hold, runner:
+        runs = [start_entity(cfg, catalog.spec(n), mode, now, run_id, submit=runner.submit, hold=hold) for n in names]
+        return [run.outcome() for run in runs]
+
+
+def failed_entities(failures: Sequence[SyncError], total: int) -> str:
+    """``N of M entities failed: ...``, each cause once with the entities it stopped."""
+    by_cause: dict[str, list[str]] = {}
+    for f in failures:
+        by_cause.setdefault(str(f).removeprefix(f"{f.entity}: "), []).append(f.entity)
+    causes = [f"{', '.join(names)}: {cause}" for cause, names in by_cause.items()]
+    return f"{len(failures)} of {total} entities failed: " + " | ".join(causes)
 
 
 _HOOKS: dict[str, Any] = {"on_failure": [alert], "on_crashed": [alert]}
