@@ -198,4 +198,6 @@ def up(
         raise typer.Exit(1) from None
     finally:
         err("stopping…")
+        started = time.monotonic()
         service.stop()
+        err(f"stopped: server, worker and simulator ended in {time.monotonic() - started:.0f} s")
