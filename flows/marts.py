@@ -89,11 +89,9 @@ def dbt_build(
 ) -> str:
     """Run ``dbt build`` for the environment (``full_refresh``: rebuild and test everything);
     the run fails naming the failed models and tests."""
-    from flows.tasks import settings_for, warehouse_turn
+    from flows.tasks import settings_for
 
-    cfg = settings_for(env)
-    with warehouse_turn(cfg):  # a DuckDB file: after any sync that writes it
-        message, failed = build(cfg, threads=dbt_threads, per_node=dbt_nodes, full_refresh=full_refresh)
+    message, failed = build(settings_for(env), threads=dbt_threads, per_node=dbt_nodes, full_refresh=full_refresh)
     if failed:
         raise RuntimeError(message)
     return message

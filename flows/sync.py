@@ -38,7 +38,6 @@ from flows.tasks import (
     result_storage,
     settings_for,
     start_entity,
-    warehouse_turn,
     wms_clock,
 )
 from gruponos.catalog import Catalog
@@ -107,20 +106,19 @@ def _sync(
     logger.info("%s of %d entities (%s, %d at a time; WMS slots: %s)", mode, len(names), env, bound, limit)
     run_id = str(flow_run.id).replace("-", "")[:12]
     outcomes: list[Outcome]
-    with warehouse_turn(cfg):  # a DuckDB file: after any other run that writes it
-        if fan_out:
-            from flows.fanout import fan_out as spread  # run_deployment, only when asked
+    if fan_out:
+        from flows.fanout import fan_out as spread  # run_deployment, only when asked
 
-            outcomes = spread(env, names, mode, now, run_id, page_size=page_size, merge_batch_size=merge_batch_size)
-        else:
-            outcomes = _on_this_run(cfg, catalog, names, mode, now, run_id)
-        failures = [o for o in outcomes if isinstance(o, SyncError)]
-        dbt_result: str | None = None
-        dbt_failed = False
-        if run_dbt and not failures:
-            from flows.marts import build  # dbt only when it runs
+        outcomes = spread(env, names, mode, now, run_id, page_size=page_size, merge_batch_size=merge_batch_size)
+    else:
+        outcomes = _on_this_run(cfg, catalog, names, mode, now, run_id)
+    failures = [o for o in outcomes if isinstance(o, SyncError)]
+    dbt_result: str | None = None
+    dbt_failed = False
+    if run_dbt and not failures:
+        from flows.marts import build  # dbt only when it runs
 
-            dbt_result, dbt_failed = build(cfg, threads=dbt_threads, per_node=dbt_nodes)
+        dbt_result, dbt_failed = build(cfg, threads=dbt_threads, per_node=dbt_nodes)
     publish(f"{flow_run.flow_name}-{env}".replace("_", "-"), f"{title} ({env})", outcomes, cfg, dbt=dbt_result)
     if failures:  # raised, not returned: flow-run retries apply to it
         raise SyncFailed(failed_entities(failures, len(outcomes)), outcomes)

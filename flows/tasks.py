@@ -19,11 +19,10 @@ entity's ``EntityReport`` or its ``SyncError``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -132,31 +131,6 @@ def _ensure_limit(name: str, slots: int) -> str:
             with contextlib.suppress(ObjectAlreadyExists):  # another run created it meanwhile
                 client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=slots))
     return name
-
-
-def warehouse_limit(cfg: settings_module.Settings) -> str | None:
-    """The global concurrency limit the runs that open a DuckDB warehouse take turns on (a file
-    has one writer process); None for a warehouse many processes write at once."""
-    if cfg.warehouse.kind != "duckdb":
-        return None
-    path = str(Path(cfg.warehouse.path).expanduser().resolve())
-    return "duckdb-" + hashlib.sha256(path.encode()).hexdigest()[:12]
-
-
-@contextlib.contextmanager
-def warehouse_turn(cfg: settings_module.Settings) -> Iterator[None]:
-    """Hold the DuckDB warehouse's one slot for the block, after any other run that holds it
-    (a scheduled sync, a dbt build): runs queue instead of failing on the file's lock. The slot
-    is a lease Prefect renews while the run lives, so a killed run frees it. Nothing to hold for
-    PostgreSQL or Oracle."""
-    name = warehouse_limit(cfg)
-    if name is None:
-        yield
-        return
-    _ensure_limit(name, 1)
-    get_run_logger().info("taking the DuckDB warehouse's turn (%s: one run writes it at a time)", name)
-    with concurrency(name, occupy=1, strict=True):
-        yield
 
 
 def result_storage(cfg: settings_module.Settings) -> Path:

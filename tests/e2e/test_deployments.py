@@ -251,29 +251,6 @@ def test_two_workers_run_each_queued_run_exactly_once_and_runs_of_one_sync_never
         assert mine == [("allocation", "ok"), ("order_hdr", "ok")], (run["id"], mine)
 
 
-def test_two_syncs_of_one_duckdb_warehouse_take_turns_instead_of_failing_on_its_lock(service: Service) -> None:
-    """A full and an incremental sync (two deployments, so neither queues behind the other's
-    deployment limit) started together on two workers: a DuckDB file has one writer process,
-    so the second waits for the first's turn (a global concurrency limit) and both complete."""
-    if len(service.workers) < 2:
-        service.start_worker("worker-c")
-    created = []
-    for name in ("full-sync/local", "incremental-sync/local"):
-        dep = service.api("GET", f"/deployments/name/{name}")
-        run = service.api("POST", f"/deployments/{dep['id']}/create_flow_run", {"parameters": {"run_dbt": False}})
-        created.append(run["id"])
-
-    def finished() -> bool:
-        runs = [service.api("GET", f"/flow_runs/{i}") for i in created]
-        return all(r["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for r in runs)
-
-    _wait(finished, "the two syncs did not both finish", timeout=480)
-    runs = [service.api("GET", f"/flow_runs/{i}") for i in created]
-    assert [r["state_type"] for r in runs] == ["COMPLETED"] * 2, [r["state"]["message"] for r in runs]
-    (start_a, end_a), (start_b, end_b) = ((r["start_time"], r["end_time"]) for r in runs)
-    assert start_a < end_b and start_b < end_a, "the two runs did not run at once: nothing was shown"
-
-
 def test_fan_out_onto_duckdb_is_refused_before_it_starts(service: Service) -> None:
     done = service.run("full-sync/local", "--param", "run_dbt=false", "--param", "fan_out=true", timeout=200)
     assert done.returncode != 0
