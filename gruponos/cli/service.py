@@ -33,6 +33,7 @@ from gruponos.cli.output import console, err, fail
 __all__ = ["LOCAL_POOL", "Service", "app", "wait_healthy", "wait_or_kill"]
 
 LOCAL_POOL = "gruponos-local"
+WAREHOUSE_QUEUE = "duckdb-warehouse"  # prefect.yaml: the local deployments that open the DuckDB file
 _LOCAL_DEPLOYMENTS = (
     "full-sync",
     "incremental-sync",
@@ -100,6 +101,9 @@ class Service:
         self._run("work-pool", "create", LOCAL_POOL, "--type", "process", "--overwrite")
         names = [arg for d in _LOCAL_DEPLOYMENTS for arg in ("--name", f"{d}/local")]
         self._run("--no-prompt", "deploy", *names)
+        # the DuckDB file has one writer process: the deployments that open it share one queue
+        # of one run at a time (prefect.yaml), so a sync started beside the scheduled one waits
+        self._run("work-queue", "set-concurrency-limit", WAREHOUSE_QUEUE, "1", "--pool", LOCAL_POOL)
         # the living simulator changes rows every second: an incremental sync every 5 minutes
         # shows them moving in the dashboard (prefect.yaml's local deployments have no schedule)
         self._run("--no-prompt", "deployment", "schedule", "create", "incremental-sync/local", "--cron",

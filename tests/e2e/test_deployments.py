@@ -20,6 +20,7 @@ import httpx
 import psycopg
 import pytest
 
+from gruponos.cli.service import LOCAL_POOL, WAREHOUSE_QUEUE
 from gruponos.settings import DEFAULT_ENTITIES as CATALOG
 from gruponos.simulator import Simulator
 from gruponos.simulator.schema import SCHEMA
@@ -126,6 +127,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             assert created.returncode == 0, created.stdout + created.stderr
         deployed = prefect(env, "--no-prompt", "deploy", "--all", cwd=ROOT)
         assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+        # as `gruponos service up` does: the local DuckDB warehouse's runs, one at a time
+        limited = prefect(env, "work-queue", "set-concurrency-limit", WAREHOUSE_QUEUE, "1", "--pool", LOCAL_POOL)
+        assert limited.returncode == 0, limited.stdout + limited.stderr
         svc = Service(api_url, env, sim, home / "wh.duckdb", alerts, home, [])
         svc.start_worker("worker-a")
         try:
@@ -249,6 +253,30 @@ def test_two_workers_run_each_queued_run_exactly_once_and_runs_of_one_sync_never
         prefix = run["id"].replace("-", "")[:12]
         mine = sorted((entity, status) for run_id, entity, status in logged if run_id.startswith(prefix))
         assert mine == [("allocation", "ok"), ("order_hdr", "ok")], (run["id"], mine)
+
+
+def test_two_syncs_of_the_duckdb_warehouse_queue_one_after_the_other_instead_of_failing(service: Service) -> None:
+    """A full and an incremental sync (two deployments, so neither waits on the other's
+    deployment limit) started together with two workers up: a DuckDB file has one writer
+    process, so the second waits in the warehouse's work queue; both complete."""
+    if len(service.workers) < 2:
+        service.start_worker("worker-c")
+    created = []
+    for name in ("full-sync/local", "incremental-sync/local"):
+        dep = service.api("GET", f"/deployments/name/{name}")
+        assert dep["work_queue_name"] == WAREHOUSE_QUEUE, dep["work_queue_name"]
+        run = service.api("POST", f"/deployments/{dep['id']}/create_flow_run", {"parameters": {"run_dbt": False}})
+        created.append(run["id"])
+
+    def finished() -> bool:
+        runs = [service.api("GET", f"/flow_runs/{i}") for i in created]
+        return all(r["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for r in runs)
+
+    _wait(finished, "the two syncs did not both finish", timeout=480)
+    runs = [service.api("GET", f"/flow_runs/{i}") for i in created]
+    assert [r["state_type"] for r in runs] == ["COMPLETED"] * 2, [r["state"]["message"] for r in runs]
+    (_, end_first), (start_second, _) = sorted((r["start_time"], r["end_time"]) for r in runs)
+    assert end_first <= start_second, "the two runs wrote the warehouse at once"
 
 
 def test_fan_out_onto_duckdb_is_refused_before_it_starts(service: Service) -> None:
