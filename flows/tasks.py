@@ -119,17 +119,15 @@ def tenant_limit(cfg: settings_module.Settings) -> str:
 
 def ensure_tenant_limit(cfg: settings_module.Settings) -> str:
     """Create the tenant's global concurrency limit (``tenant_slots``) unless it exists; its name."""
-    return _ensure_limit(tenant_limit(cfg), cfg.flows.tenant_slots)
-
-
-def _ensure_limit(name: str, slots: int) -> str:
-    """Create the global concurrency limit ``name`` with ``slots`` unless it exists; its name."""
+    name = tenant_limit(cfg)
     with get_client(sync_client=True) as client:
         try:
             client.read_global_concurrency_limit_by_name(name)
         except ObjectNotFound:
             with contextlib.suppress(ObjectAlreadyExists):  # another run created it meanwhile
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=slots))
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=name, limit=cfg.flows.tenant_slots)
+                )
     return name
 
 

@@ -109,7 +109,7 @@ def sync(
 
             outcomes, error = run_flow(cfg, kind, entities, run_dbt=dbt, stop=interrupt.stop, verbose=verbose)
         else:
-            outcomes, error = _run_engine(cfg, kind, entities, stop=interrupt.stop)
+            outcomes, error = _run_engine(cfg, kind, entities, stop=interrupt.stop), None
     except Error as exc:
         fail(str(exc))
         raise typer.Exit(1) from None
@@ -125,13 +125,12 @@ def sync(
 
 def _run_engine(
     cfg: settings_module.Settings, kind: str, entities: list[str] | None, *, stop: threading.Event
-) -> tuple[list[Any], str | None]:
+) -> list[Any]:
     """The engine in this process, with a progress bar per entity."""
     from gruponos.runs import sync_many
 
     with Bars() as bars:
-        outcomes = sync_many(cfg, kind, entities, progress=bars.update, stop=stop)
-    return outcomes, None
+        return sync_many(cfg, kind, entities, progress=bars.update, stop=stop)
 
 
 def _dbt_build(cfg: settings_module.Settings) -> str | None:

@@ -107,7 +107,8 @@ def production_args(
     skipped = source_exclusions(settings, target_path / "manifest.json")
     if not full_refresh:
         forget_lost_state(settings, schema=schema, target_path=target_path)
-    runs, changed = changed_sources(settings, _kept_runs(_state_dir(settings, schema, target_path)))
+    kept = None if full_refresh else _kept_runs(_state_dir(settings, schema, target_path))  # a rebuild builds all
+    runs, changed = changed_sources(settings, kept)
     args = build_args(
         settings, full_refresh=full_refresh, schema=schema, target_path=target_path, skipped=skipped, changed=changed
     )
