@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,9 +64,11 @@ def production_build(
     target_path: Path | str | None = None,
     log_path: Path | str | None = None,
     log_level: str | None = None,
+    callbacks: Sequence[Callable[[Any], None]] = (),
 ) -> dbtRunnerResult:
     """The ``dbt build`` a sync runs after loading (or, ``full_refresh``, the full rebuild);
-    ``log_level`` (``warn``) keeps dbt's per-node lines off the terminal (its log file has them).
+    ``log_level`` (``warn``) keeps dbt's per-node lines off the terminal (its log file has them);
+    ``callbacks``: see :func:`invoke`.
 
     Both leave out the unit tests (:data:`PRODUCTION_EXCLUDES`). After a sync, the build
     (:func:`build_args`) also leaves out the seeds and views whose definition has not changed
@@ -83,7 +85,15 @@ def production_build(
     if log_level:
         args += ["--log-level", log_level]
     with data_test_scope(full_refresh=full_refresh):
-        result = invoke(args, settings, schema=schema, target_path=target, log_path=log_path, exclude_missing=False)
+        result = invoke(
+            args,
+            settings,
+            schema=schema,
+            target_path=target,
+            log_path=log_path,
+            exclude_missing=False,
+            callbacks=callbacks,
+        )
     record_state(settings, result.success, schema=schema, target_path=target, skipped=plan.skipped, runs=plan.runs)
     return result
 

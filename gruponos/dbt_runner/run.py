@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ def invoke(
     target_path: Path | str | None = None,
     log_path: Path | str | None = None,
     exclude_missing: bool = True,
+    callbacks: Sequence[Callable[[Any], None]] = (),
 ) -> dbtRunnerResult:
     """Run one dbt command in this process (dbt's ``dbtRunner``) against the settings' warehouse.
 
@@ -59,7 +60,7 @@ def invoke(
     )
     try:
         with environment(settings, schema=schema):
-            return dbtRunner().invoke(full)
+            return dbtRunner(callbacks=list(callbacks)).invoke(full)
     finally:
         release_duckdb()
 

@@ -15,6 +15,7 @@
         'incremental_strategy': 'replace_keys',
         'pre_hook': gruponos.window_pre_hooks(),
         'post_hook': gruponos.window_post_hooks(),
+        'meta': {'incremental_window': true},
     }) }}
 {%- endmacro %}
 

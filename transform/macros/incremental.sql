@@ -3,11 +3,11 @@
     changed since it was last built, recomputes the keys those rows touch, and replaces them.
 
     What "changed since the last build" means is decided by the sync's own run log
-    (`_sync_runs`), not by comparing clocks with dbt's: when a model starts (pre-hook), it
-    notes a window in `incremental_marks` — `window_from`, `incremental_lookback_hours`
-    before the end of the last finished sync run, the runs finished since then and the runs
-    still loading — and once it has committed (post-hook) that window becomes the one its
-    next build reads: raw rows loaded at or after `window_from` by a run not finished at
+    (`_sync_runs`), not by comparing clocks with dbt's: when a run starts (on-run-start,
+    before any model compiles), it notes for each model a window in `incremental_marks` —
+    `window_from`, `incremental_lookback_hours` before the end of the last finished sync
+    run, the runs finished since then and the runs still loading — and once the model has
+    committed (post-hook) that window becomes the one its next build reads: raw rows loaded at or after `window_from` by a run not finished at
     the last build, every row of a run that was still loading then, and rows soft-deleted
     at or after `window_from`. So a run that commits while a build reads (or stamps rows
     from a clock behind the others') is read by the next build, and a finished run is
@@ -57,17 +57,49 @@
 {%- endmacro %}
 
 
-{#- pre-hook 1 of 3: forget a window left pending by a failed build, and every window when
-    the relation is missing (dropped by hand: its next build reads every row). -#}
-{% macro clear_pending_window(name=none) -%}
-    delete from {{ gruponos.incremental_marks_relation() }}
-    where model_name = '{{ name or this.identifier }}'
-    {%- if name is not none or load_relation(this) is not none %} and is_pending = 1{% endif %}
+{#- The windows a run opens: every model and snapshot carrying the window hooks (config
+    meta `incremental_window`, set by replace_keys_config and status_snapshot) and, in the
+    production build after a sync, the staging tests' window `__tests__`. -#}
+{% macro window_names() -%}
+    {%- set names = [] -%}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type in ('model', 'snapshot') and node.package_name == project_name
+                  and (node.config.get('meta') or {}).get('incremental_window') -%}
+                {%- do names.append(node.alias or node.name) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if gruponos.test_scope() -%}{%- do names.append('__tests__') -%}{%- endif -%}
+    {%- endif -%}
+    {{ return(names | sort) }}
+{%- endmacro %}
+
+{% macro quoted_list(values) -%}
+    {%- set quoted = [] -%}
+    {%- for value in values -%}{%- do quoted.append("'" ~ (value | string | replace("'", "''")) ~ "'") -%}{%- endfor -%}
+    {{ return(quoted | join(', ')) }}
 {%- endmacro %}
 
 
-{#- pre-hook 2 of 3: note the window the next build will read, as the run log stands now. -#}
-{% macro open_window(name=none) -%}
+{#- on-run-start 2 of 3: forget the windows a failed build left pending. -#}
+{% macro clear_pending_windows() -%}
+    {%- set names = gruponos.window_names() -%}
+    {%- if names -%}
+    delete from {{ gruponos.incremental_marks_relation() }}
+    where is_pending = 1 and model_name in ({{ gruponos.quoted_list(names) }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- on-run-start 3 of 3: note the window each model's next build will read, as the run log
+    stands before any model of this run is compiled or built. A model's query reads the run
+    log later (when it compiles, or when it runs), so every run noted here as finished is
+    one the query reads; a run that starts after this is noted by none and read again by
+    the next build. -#}
+{% macro open_windows() -%}
+    {%- set names = gruponos.window_names() -%}
+    {%- if names -%}
+    {%- set from_dual = ' from dual' if target.type == 'oracle' else '' -%}
     insert into {{ gruponos.incremental_marks_relation() }} (model_name, is_pending, window_from, run_id, is_running)
     with
 
@@ -87,13 +119,32 @@
                 timestamp '1900-01-01 00:00:00'
             ) as window_from
         from runs
+    ),
+
+    models as (
+        {%- for name in names %}
+        select '{{ name }}' as model_name{{ from_dual }}{{ ' union all' if not loop.last }}
+        {%- endfor %}
     )
 
-    select '{{ name or this.identifier }}', 1, windows.window_from, runs.run_id, runs.is_running
-    from windows
+    select models.model_name, 1, windows.window_from, runs.run_id, runs.is_running
+    from models
+    cross join windows
     left join runs
         on runs.is_running = 1
         or (runs.is_running = 0 and runs.finished_at >= windows.window_from)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- pre-hook 1 of 2: a model or snapshot whose relation is missing (first build, dropped by
+    hand) forgets the window its last build closed, so this build reads every row (the
+    window opened at the start of the run stays pending). -#}
+{% macro forget_window_of_missing_relation() -%}
+    {%- if load_relation(this) is none -%}
+    delete from {{ gruponos.incremental_marks_relation() }}
+    where model_name = '{{ this.identifier }}' and is_pending = 0
+    {%- endif -%}
 {%- endmacro %}
 
 
@@ -133,23 +184,76 @@
 {%- endmacro %}
 
 
-{#- PostgreSQL: the same rows, in a form the raw tables' indexes serve (gruponos/warehouse/
-    postgres.py: `_run_id`, and `_deleted_at` in UTC). A row loaded at or after the window's
-    start was written by a run that finished at or after it, or has not finished (the loader
-    stamps `_loaded_at` before `finished_at`, from one clock): the first branch picks those
-    runs by id. The start is read when the model compiles (the pre-hooks leave the closed
-    window alone) and written as a literal; the runs stay subqueries, read when the query
-    runs, as in the default: a run that starts after the compilation is still read. The
-    planner estimates `_run_id = any(<subquery>)` at 10 / n_distinct(_run_id), so it uses the
-    index only once many runs share the table; right after a full sync (2 runs) it scans
-    (tests/performance/README.md, bench_dbt). -#}
+{#- PostgreSQL: the same rows, with the window read when the model compiles and written as
+    literals, so the planner sees which runs it reads: `_run_id in ('…')` is estimated from
+    the column's statistics and served by the raw tables' indexes (gruponos/warehouse/
+    postgres.py: `_run_id`, and `_deleted_at` in UTC). A subquery in its place is estimated
+    at 10 / n_distinct(_run_id) — every row right after a full sync — and each incremental
+    model then scanned its 1M-row tables as a full rebuild does (tests/performance/README.md,
+    bench_dbt). A row loaded at or after the window's start was written by a run that
+    finished at or after it, or has not finished (the loader stamps `_loaded_at` before
+    `finished_at`, from one clock): the first branch names those runs. The runs are read
+    after the run's on-run-start noted the next window (open_windows), so every run that
+    window counts as read is in the list; one that starts after the compilation is read by
+    the next build. A model whose relation is missing reads every row (its pre-hook forgets
+    its closed window after the compilation). Models and snapshots only, whose sessions
+    rule out nested loops (session_settings): on an estimate of a few rows, a data test's
+    session would join by nested loop over the whole table (a windowed relationships test
+    took 819 s); the tests' window (`name`) keeps the runs as subqueries. -#}
 {% macro postgres__in_window(relation_alias, name=none) -%}
     {%- set marks = gruponos.incremental_marks_relation() -%}
-    {%- set this_window = "model_name = '" ~ (name or this.identifier) ~ "' and is_pending = 0" -%}
-    {%- set start = none -%}
-    {%- if execute -%}
-        {%- set start = run_query("select max(window_from) from " ~ marks ~ " where " ~ this_window).columns[0].values()[0] -%}
+    {%- set sync_runs = source('wms', 'sync_runs') -%}
+    {%- if not execute -%}
+        {{ return(gruponos.default__in_window(relation_alias, name)) }}
     {%- endif -%}
+    {%- if name is not none -%}
+        {{ return(gruponos.postgres__in_named_window(relation_alias, name)) }}
+    {%- endif -%}
+    {%- if load_relation(this) is none -%}
+        {{ return('(1 = 1)') }}
+    {%- endif -%}
+    {%- set window = run_query(
+        "select window_from, run_id, is_running from " ~ marks
+        ~ " where model_name = '" ~ (name or this.identifier) ~ "' and is_pending = 0") -%}
+    {%- if window.rows | length == 0 -%}
+        {{ return(gruponos.default__in_window(relation_alias, name)) }}
+    {%- endif -%}
+    {%- set start = window.columns[0].values() | max -%}
+    {%- set since = "timestamp '" ~ start.isoformat(sep=' ') ~ "'" -%}
+    {%- set read = [] -%}
+    {%- set running = [] -%}
+    {%- for row in window.rows if row[1] is not none -%}
+        {%- do (running if row[2] == 1 else read).append(row[1]) -%}
+    {%- endfor -%}
+    {%- set runs = [] -%}
+    {%- set log = run_query(
+        "select run_id from " ~ sync_runs ~ " runs where runs.finished_at is null or "
+        ~ gruponos.utc_timestamp('runs.finished_at') ~ " >= " ~ since) -%}
+    {%- for run_id in log.columns[0].values() if run_id not in read -%}
+        {%- do runs.append(run_id) -%}
+    {%- endfor -%}
+    (
+        {%- if runs %}
+        ({{ relation_alias }}.sync_run_id in ({{ gruponos.quoted_list(runs | sort) }})
+            and {{ relation_alias }}.loaded_at >= {{ since }})
+        or
+        {%- endif %}
+        {%- if running %}
+        {{ relation_alias }}.sync_run_id in ({{ gruponos.quoted_list(running | sort) }})
+        or
+        {%- endif %}
+        {{ relation_alias }}.deleted_at >= {{ since }}
+    )
+{%- endmacro %}
+
+
+{#- PostgreSQL, a named window (the staging tests' `__tests__`): the start read when the test
+    compiles and written as a literal (the `_deleted_at` index serves it), the runs as
+    subqueries read when the query runs. -#}
+{% macro postgres__in_named_window(relation_alias, name) -%}
+    {%- set marks = gruponos.incremental_marks_relation() -%}
+    {%- set this_window = "model_name = '" ~ name ~ "' and is_pending = 0" -%}
+    {%- set start = run_query("select max(window_from) from " ~ marks ~ " where " ~ this_window).columns[0].values()[0] -%}
     {%- if start is none -%}
         {{ return(gruponos.default__in_window(relation_alias, name)) }}
     {%- endif -%}
@@ -185,11 +289,7 @@
 
 {#- The hooks every incremental model and snapshot carries. -#}
 {% macro window_pre_hooks() -%}
-    {{ return([
-        "{{ gruponos.clear_pending_window() }}",
-        "{{ gruponos.open_window() }}",
-        "{{ gruponos.drop_window_keys() }}",
-    ]) }}
+    {{ return(["{{ gruponos.forget_window_of_missing_relation() }}", "{{ gruponos.drop_window_keys() }}"]) }}
 {%- endmacro %}
 
 {% macro window_post_hooks() -%}
@@ -337,7 +437,7 @@
                                   identifier=relation.identifier ~ '__window_keys', type='table')) }}
 {%- endmacro %}
 
-{#- pre-hook 3 of 3: a build that is not incremental (first build, --full-refresh) drops the
+{#- pre-hook 2 of 2: a build that is not incremental (first build, --full-refresh) drops the
     model's window keys, so its tests read every row (Oracle keeps none: its tests read all). -#}
 {% macro drop_window_keys() -%}
     {%- if target.type != 'oracle' and model.config.get('incremental_strategy') == 'replace_keys'

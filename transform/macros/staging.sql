@@ -82,6 +82,7 @@ select * from renamed
         pre_hook=gruponos.window_pre_hooks(),
         post_hook=["{{ gruponos.close_deleted_versions('" ~ entity ~ "', '" ~ unique_key ~ "') }}"]
             + gruponos.window_post_hooks(),
+        meta={'incremental_window': true},
     )
 }}
 
