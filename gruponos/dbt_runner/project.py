@@ -110,7 +110,17 @@ def dbt_env(settings: Settings, *, schema: str | None = None, threads: int | Non
                 env[f"GRUPONOS_DBT__PG_{name}"] = str(parts[key])
         if parts.get("password") is not None:
             env["GRUPONOS_DBT__PG_PASSWORD"] = str(parts["password"])
+        env["PGOPTIONS"] = _pg_options()
     return DbtEnv(env)
+
+
+def _pg_options() -> str:
+    """libpq's ``PGOPTIONS`` for dbt's PostgreSQL sessions: the environment's own, then the
+    project's ``postgres_session_settings`` (every session dbt opens plans as the models'
+    pre-hook has it: the data tests' too)."""
+    settings = project_vars()["postgres_session_settings"]
+    options = [os.environ.get("PGOPTIONS", ""), *(f"-c {name}={value}" for name, value in settings.items())]
+    return " ".join(o for o in options if o)
 
 
 def dbt_args(

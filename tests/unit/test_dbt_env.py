@@ -190,3 +190,15 @@ def test_the_run_log_a_build_saw_is_kept_with_its_state_and_forgotten_after_a_fa
     assert json.loads((state / "runs.json").read_text()) == {"since": since.isoformat(), "finished": ["run-a", "run-b"]}
     dbt_runner.record_state(settings, False, target_path=target, runs=seen)
     assert not (state / "runs.json").exists()
+
+
+def test_postgres_sessions_get_the_projects_planner_settings_after_the_environments_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=60000")
+    options = dbt_runner.dbt_env(cfg(kind="postgres", dsn="postgresql://etl@pg.example/w"))["PGOPTIONS"].split(" -c ")
+    settings = dbt_runner.project_vars()["postgres_session_settings"]
+    assert options[0] == "-c statement_timeout=60000"
+    assert options[1:] == [f"{name}={value}" for name, value in settings.items()]
+    assert settings["enable_nestloop"] == "off"  # windows are literals: see macros/incremental.sql
+    assert "PGOPTIONS" not in dbt_runner.dbt_env(cfg(kind="duckdb", path="wh.duckdb"))

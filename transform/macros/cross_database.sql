@@ -136,8 +136,10 @@
     the staging views' UTC expressions hide the columns' statistics, a `deleted_at is null`
     is estimated at 0.5 % of the rows, and the nested loop picked on that estimate took an
     incremental build of int_order_lines_enriched at 200k allocations from 0.5 s to 200 s;
-    64MB of work_mem per hash (default 4MB), so a million keys hash in memory. Session-wide,
-    so the tests that run next on the same connection have them too. -#}
+    64MB of work_mem per hash (default 4MB), so a million keys hash in memory. The values
+    are the project's var `postgres_session_settings`; gruponos's runner also hands them to
+    every session dbt opens (libpq's PGOPTIONS, gruponos/dbt_runner/project.py), the data
+    tests' included, whose windows are literals too (in_window). -#}
 {% macro session_settings() -%}
     {{ return(adapter.dispatch('session_settings', 'gruponos')()) }}
 {%- endmacro %}
@@ -146,7 +148,9 @@
 {%- endmacro %}
 
 {% macro postgres__session_settings() -%}
-    set jit = off;
-    set enable_nestloop = off;
-    set work_mem = '64MB'
+    {%- set statements = [] -%}
+    {%- for name, value in var('postgres_session_settings').items() -%}
+        {%- do statements.append("set " ~ name ~ " = '" ~ value ~ "'") -%}
+    {%- endfor -%}
+    {{ statements | join('; ') }}
 {%- endmacro %}

@@ -196,20 +196,17 @@
     after the run's on-run-start noted the next window (open_windows), so every run that
     window counts as read is in the list; one that starts after the compilation is read by
     the next build. A model whose relation is missing reads every row (its pre-hook forgets
-    its closed window after the compilation). Models and snapshots only, whose sessions
-    rule out nested loops (session_settings): on an estimate of a few rows, a data test's
-    session would join by nested loop over the whole table (a windowed relationships test
-    took 819 s); the tests' window (`name`) keeps the runs as subqueries. -#}
+    its closed window after the compilation). Every session that reads a window must rule
+    out nested loops (session_settings; the runner's PGOPTIONS for the data tests, the only
+    ones that read the window `__tests__`): on an estimate of a few rows the planner joins
+    by nested loop over a whole table (a windowed relationships test took 819 s). -#}
 {% macro postgres__in_window(relation_alias, name=none) -%}
     {%- set marks = gruponos.incremental_marks_relation() -%}
     {%- set sync_runs = source('wms', 'sync_runs') -%}
     {%- if not execute -%}
         {{ return(gruponos.default__in_window(relation_alias, name)) }}
     {%- endif -%}
-    {%- if name is not none -%}
-        {{ return(gruponos.postgres__in_named_window(relation_alias, name)) }}
-    {%- endif -%}
-    {%- if load_relation(this) is none -%}
+    {%- if name is none and load_relation(this) is none -%}
         {{ return('(1 = 1)') }}
     {%- endif -%}
     {%- set window = run_query(
@@ -243,34 +240,6 @@
         or
         {%- endif %}
         {{ relation_alias }}.deleted_at >= {{ since }}
-    )
-{%- endmacro %}
-
-
-{#- PostgreSQL, a named window (the staging tests' `__tests__`): the start read when the test
-    compiles and written as a literal (the `_deleted_at` index serves it), the runs as
-    subqueries read when the query runs. -#}
-{% macro postgres__in_named_window(relation_alias, name) -%}
-    {%- set marks = gruponos.incremental_marks_relation() -%}
-    {%- set this_window = "model_name = '" ~ name ~ "' and is_pending = 0" -%}
-    {%- set start = run_query("select max(window_from) from " ~ marks ~ " where " ~ this_window).columns[0].values()[0] -%}
-    {%- if start is none -%}
-        {{ return(gruponos.default__in_window(relation_alias, name)) }}
-    {%- endif -%}
-    {%- set since = "timestamp '" ~ start.isoformat(sep=' ') ~ "'" -%}
-    (
-        ({{ relation_alias }}.sync_run_id = any(array(
-            select runs.run_id from {{ source('wms', 'sync_runs') }} runs
-            where (runs.finished_at is null or {{ gruponos.utc_timestamp('runs.finished_at') }} >= {{ since }})
-                and runs.run_id not in (
-                    select run_id from {{ marks }} where {{ this_window }} and is_running = 0 and run_id is not null
-                )
-        ))
-            and {{ relation_alias }}.loaded_at >= {{ since }})
-        or {{ relation_alias }}.sync_run_id = any(array(
-            select run_id from {{ marks }} where {{ this_window }} and is_running = 1 and run_id is not null
-        ))
-        or {{ relation_alias }}.deleted_at >= {{ since }}
     )
 {%- endmacro %}
 
