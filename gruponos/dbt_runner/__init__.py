@@ -21,6 +21,7 @@ runs and the full rebuild; ``marts``: the demo's read of the marts.
 from gruponos.dbt_runner.marts import FacilityFulfillment, top_facilities
 from gruponos.dbt_runner.production import (
     PRODUCTION_EXCLUDES,
+    QUIET_SELECTION,
     TEST_SCOPE,
     BuildPlan,
     build_args,
@@ -59,6 +60,7 @@ __all__ = [
     "DEFAULT_SCHEMA",
     "PRODUCTION_EXCLUDES",
     "PROJECT_DIR",
+    "QUIET_SELECTION",
     "TARGETS",
     "TEST_SCOPE",
     "BuildPlan",

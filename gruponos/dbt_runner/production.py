@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PRODUCTION_EXCLUDES",
+    "QUIET_SELECTION",
     "TEST_SCOPE",
     "BuildPlan",
     "build_args",
@@ -53,6 +54,12 @@ TEST_SCOPE = "GRUPONOS_DBT__TEST_SCOPE"
 # Node types the production build leaves out: unit tests check the SQL, not the data, and
 # run where the SQL changes (CI: tests/integration/test_dbt.py runs a plain `dbt build`).
 PRODUCTION_EXCLUDES = ("--exclude-resource-type", "unit_test")
+
+# dbt warns on the terminal for each selection criterion that selects nothing, and when
+# nothing is selected at all; after a sync `state:modified+` usually selects nothing (no
+# definition changed since the last build), and a build after a sync that changed nothing
+# has nothing to do (the runner says so in its own words).
+QUIET_SELECTION = ("--warn-error-options", json.dumps({"silence": ["NoNodesForSelectionCriteria", "NothingToDo"]}))
 
 
 def production_build(
@@ -200,6 +207,8 @@ def build_args(
             args += ["--select", "state:modified+", *(f"source:wms.{name}+" for name in sorted(changed))]
         args += ["--exclude", "path:seeds,state:unmodified", "config.materialized:view,state:unmodified"]
         args += list(skipped[1:])  # more --exclude values
+        if changed is not None:
+            args += QUIET_SELECTION  # most builds change no definition: state:modified+ selects nothing
     else:
         args += list(skipped)
     return args

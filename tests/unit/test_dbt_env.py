@@ -172,6 +172,7 @@ def test_after_a_successful_build_only_what_the_changed_sources_feed_is_selected
     assert selected == ["state:modified+", "source:wms.allocation+", "source:wms.order_hdr+"]
     nothing = dbt_runner.build_args(settings, target_path=tmp_path / "target", changed=set())
     assert nothing[nothing.index("--select") + 1 : nothing.index("--exclude")] == ["state:modified+"]
+    assert nothing[-2:] == list(dbt_runner.QUIET_SELECTION)  # no warning when it selects nothing
     # unknown (no run log kept), no build kept, or a full rebuild: every source
     assert "--select" not in dbt_runner.build_args(settings, target_path=tmp_path / "target")
     other = cfg(kind="duckdb", path=str(tmp_path / "other.duckdb"))
