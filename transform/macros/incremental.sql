@@ -7,12 +7,13 @@
     before any model compiles), it notes for each model a window in `incremental_marks` —
     `window_from`, `incremental_lookback_hours` before the end of the last finished sync
     run, the runs finished since then and the runs still loading — and once the model has
-    committed (post-hook) that window becomes the one its next build reads: raw rows loaded at or after `window_from` by a run not finished at
-    the last build, every row of a run that was still loading then, and rows soft-deleted
-    at or after `window_from`. So a run that commits while a build reads (or stamps rows
-    from a clock behind the others') is read by the next build, and a finished run is
-    never read twice, however close to the build it finished. `_loaded_at`, `_deleted_at`
-    and `finished_at` all come from the loader's clock.
+    committed (post-hook) that window becomes the one its next build reads: raw rows loaded
+    at or after `window_from` by a run not finished at the last build, every row of a run
+    that was still loading then, and rows soft-deleted at or after `window_from`. So a run
+    that commits while a build reads (or stamps rows from a clock behind the others') is
+    read by the next build, and a finished run is never read twice, however close to the
+    build it finished. `_loaded_at`, `_deleted_at` and `finished_at` all come from the
+    loader's clock.
 
     Deletes: a key whose rows are gone comes out of a model's incremental query as a
     tombstone (`dbt_tombstone = 1`); the `replace_keys` strategy deletes every key in the
