@@ -192,3 +192,32 @@ def test_raw_columns_oracle_cannot_read_unquoted_are_quoted_upper_case(manifest:
 def test_the_project_dir_is_the_one_compiled() -> None:
     assert (dbt_runner.PROJECT_DIR / "dbt_project.yml").exists()
     assert Path(dbt_runner.PROJECT_DIR / "profiles.yml").exists()
+
+
+def test_the_windows_opened_at_run_start_are_one_oracle_statement_each_naming_every_windowed_node(
+    manifest: dict[str, Any], work: Path
+) -> None:
+    cfg = settings_module.load(
+        env="local",
+        warehouse={"kind": "oracle", "dsn": "127.0.0.1:9/nowhere", "user": "gruponos", "password": "unused"},
+    )
+    windowed = {
+        *INCREMENTAL_MODELS,
+        *(n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "snapshot"),
+    }
+    for hook in ("clear_pending_windows", "open_windows"):  # on-run-start: Oracle runs one statement a hook
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("GRUPONOS_DBT__ORACLE_DATABASE", "GRUPONOS")
+            mp.setenv("GRUPONOS_DBT__TEST_SCOPE", "window")
+            result = dbt_runner.invoke(
+                ["compile", "--no-populate-cache", "--no-introspect", "--inline", f"{{{{ gruponos.{hook}() }}}}"],
+                cfg,
+                target_path=work / "target",
+                log_path=work / "logs",
+            )
+        assert result.success, result.exception
+        sql = result.result.results[0].node.compiled_code
+        statements = sqlglot.parse(sql, read="oracle")
+        assert len(statements) == 1, sql
+        named = {literal.this for literal in statements[0].find_all(exp.Literal) if literal.is_string}
+        assert windowed | {"__tests__"} <= named, sql
