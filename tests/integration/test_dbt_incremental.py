@@ -216,12 +216,16 @@ def test_incremental_build_after_a_changed_sync_equals_a_full_rebuild(warehouse:
     sim.advance(minutes=60, modify=0.01, insert=0.002, delete=0.002)
     sync(w, {"order_hdr": "incremental"})  # the build reads it (and runs the model)
 
+    synced_inside: list[str] = []
+
     def sync_mid_build(event: Any) -> None:
         if event.info.name == "NodeExecuting" and event.data.node_info.unique_id.endswith(".int_allocation_lifecycle"):
             sync(w, {"allocation": "incremental"})
+            synced_inside.append("allocation")
 
     result = w.production(callbacks=[sync_mid_build])
     assert_every_node_passes(result)
+    assert synced_inside == ["allocation"]  # the event still fires: the round tests what it says
     assert "model.gruponos.int_allocation_lifecycle" in {r.node.unique_id for r in result.result.results}
     assert_every_node_passes(w.production())  # no sync since: the run the last build finished inside
     assert "int_allocation_lifecycle" in built_incrementally(w, w.incremental)

@@ -34,12 +34,17 @@ RESERVED = {w.upper() for w in RESERVED_KEYWORDS} | {"ACCESS", "ELSE", "LEVEL", 
 ORACLE_MAX_IDENTIFIER = 30  # 12.1 and older; 12.2+ allows 128
 
 
-def compile_for_oracle(work: Path, *, tables: dict[str, list[str]] | None) -> dict[str, Any]:
-    """``dbt compile --target oracle``; ``tables``: the relations (and their columns) that exist."""
-    cfg = settings_module.load(
+def oracle_settings() -> settings_module.Settings:
+    """An Oracle warehouse on a closed port: any attempt to connect fails the compile."""
+    return settings_module.load(
         env="local",
         warehouse={"kind": "oracle", "dsn": "127.0.0.1:9/nowhere", "user": "gruponos", "password": "unused"},
     )
+
+
+def compile_for_oracle(work: Path, *, tables: dict[str, list[str]] | None) -> dict[str, Any]:
+    """``dbt compile --target oracle``; ``tables``: the relations (and their columns) that exist."""
+    cfg = oracle_settings()
 
     def get_relation(self: OracleAdapter, database: str, schema: str, identifier: str) -> BaseRelation | None:
         if tables is None or identifier.lower() not in tables:
@@ -197,10 +202,7 @@ def test_the_project_dir_is_the_one_compiled() -> None:
 def test_the_windows_opened_at_run_start_are_one_oracle_statement_each_naming_every_windowed_node(
     manifest: dict[str, Any], work: Path
 ) -> None:
-    cfg = settings_module.load(
-        env="local",
-        warehouse={"kind": "oracle", "dsn": "127.0.0.1:9/nowhere", "user": "gruponos", "password": "unused"},
-    )
+    cfg = oracle_settings()
     windowed = {
         *INCREMENTAL_MODELS,
         *(n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "snapshot"),
