@@ -5,7 +5,10 @@ like the first (the pool and the deployments are updated, not created again).
     service = Service(project=Path("."), port=4200, sim_port=8765, scale=100_000, home=Path("data/prefect"))
     service.start(say=print)     # each part started and checked in turn
     ...
-    service.stop()               # children stopped in reverse order (SIGTERM, then SIGKILL)
+    service.stop()               # runs in progress cancelled, then worker, simulator, server in turn
+
+Each part runs in a session of its own: a Ctrl-C at the terminal reaches ``service up`` alone,
+which stops the parts in order — the server last, so the worker can still report to it.
 
 Child processes, not Prefect imports: the engine stays free of Prefect; this module only runs
 its command line (``prefect server start``, ``prefect work-pool create``, ``prefect deploy``,
@@ -30,7 +33,7 @@ import typer
 from gruponos import settings as settings_module
 from gruponos.cli.output import console, err, fail
 
-__all__ = ["LOCAL_POOL", "Service", "app", "wait_healthy", "wait_or_kill"]
+__all__ = ["LOCAL_POOL", "Service", "app", "cancel_runs", "wait_healthy", "wait_or_kill"]
 
 LOCAL_POOL = "gruponos-local"
 WAREHOUSE_QUEUE = "duckdb-warehouse"  # prefect.yaml: the local deployments that open the DuckDB file
@@ -79,7 +82,11 @@ class Service:
     def _spawn(self, name: str, cmd: list[str], log: str) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         out = (self.home / log).open("ab")
-        proc = subprocess.Popen(cmd, cwd=self.project, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        # a session of its own: the terminal's Ctrl-C (SIGINT to its whole process group) must not
+        # reach the server before the worker has stopped; stop() ends the parts in order
+        proc = subprocess.Popen(
+            cmd, cwd=self.project, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self._children.append((name, proc))
 
     def _run(self, *args: str) -> str:
@@ -126,14 +133,50 @@ class Service:
                 return f"{name} (exit code {proc.returncode})"
         return None
 
-    def stop(self) -> None:
-        """Stop the parts in reverse order: SIGTERM, then SIGKILL after 20 s."""
-        for _, proc in reversed(self._children):
+    def stop(self, say: Callable[[str], None] = lambda _: None) -> list[str]:
+        """Cancel the pool's runs in progress, then stop the parts in reverse order — worker,
+        simulator, server — each with SIGTERM, then SIGKILL after 20 s. Return the parts that had
+        to be killed."""
+        if self._children and self._children[0][1].poll() is None:  # the server can record the cancels
+            try:
+                cancelled = cancel_runs(self.api_url, LOCAL_POOL, timeout=30)
+            except httpx.HTTPError as exc:
+                say(f"could not cancel the runs in progress: {exc}")
+            else:
+                if cancelled:
+                    say(f"cancelled {len(cancelled)} run(s) in progress: {', '.join(cancelled)} (a rerun resumes them)")
+        killed = []
+        for name, proc in reversed(self._children):
             if proc.poll() is None:
                 proc.terminate()
-        for _, proc in reversed(self._children):
-            wait_or_kill(proc, timeout=20)
+                if not wait_or_kill(proc, timeout=20):
+                    killed.append(name)
         self._children.clear()
+        return killed
+
+
+_ACTIVE = ["RUNNING", "PENDING", "CANCELLING"]
+_FINAL = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
+
+
+def cancel_runs(api_url: str, pool: str, *, timeout: float) -> list[str]:
+    """Ask the server to cancel the flow runs of ``pool`` in progress (the worker then ends their
+    processes and records them cancelled) and wait up to ``timeout`` seconds for them to end.
+    Return their names."""
+    query = {"flow_runs": {"state": {"type": {"any_": _ACTIVE}}}, "work_pools": {"name": {"any_": [pool]}}}
+    runs = httpx.post(f"{api_url}/flow_runs/filter", json=query, timeout=10).json()
+    state = {"type": "CANCELLING", "name": "Cancelling", "message": "gruponos service up was stopped"}
+    for run in runs:
+        if run["state_type"] != "CANCELLING":
+            httpx.post(f"{api_url}/flow_runs/{run['id']}/set_state", json={"state": state, "force": True}, timeout=10)
+    deadline = time.monotonic() + timeout
+    ids = {run["id"] for run in runs}
+    while ids and time.monotonic() < deadline:
+        time.sleep(0.5)
+        query = {"flow_runs": {"id": {"any_": sorted(ids)}}}
+        ids = {r["id"] for r in httpx.post(f"{api_url}/flow_runs/filter", json=query, timeout=10).json()
+               if r["state_type"] not in _FINAL}  # fmt: skip
+    return [run["name"] for run in runs]
 
 
 def wait_healthy(api_url: str, *, dead: Callable[[], str | None], timeout: float, log: Path) -> None:
@@ -152,13 +195,15 @@ def wait_healthy(api_url: str, *, dead: Callable[[], str | None], timeout: float
     raise RuntimeError(f"the Prefect server was not healthy after {timeout:.0f} s (see {log})")
 
 
-def wait_or_kill(proc: subprocess.Popen[Any], *, timeout: float) -> None:
-    """Wait ``timeout`` seconds for a process asked to stop, then SIGKILL it."""
+def wait_or_kill(proc: subprocess.Popen[Any], *, timeout: float) -> bool:
+    """Wait ``timeout`` seconds for a process asked to stop, then SIGKILL it; ``False`` if it was killed."""
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+        return False
+    return True
 
 
 @app.command("up")
@@ -180,6 +225,8 @@ def up(
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # the terminal closed: the parts, in sessions of their own, get no SIGHUP; stop them here
+    signal.signal(signal.SIGHUP, lambda *_: stop.set())
     try:
         service.start(say=err)
         # from here Ctrl-C only asks the loop below to end (a KeyboardInterrupt raised inside
@@ -203,5 +250,9 @@ def up(
     finally:
         err("stopping…")
         started = time.monotonic()
-        service.stop()
-        err(f"stopped: server, worker and simulator ended in {time.monotonic() - started:.0f} s")
+        killed = service.stop(say=err)
+        took = time.monotonic() - started
+        if killed:
+            err(f"stopped in {took:.0f} s; killed after 20 s without stopping: {', '.join(killed)}")
+        else:
+            err(f"stopped: worker, simulator and server ended in {took:.0f} s")
