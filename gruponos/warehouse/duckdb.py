@@ -10,7 +10,8 @@ much slower; a table that was empty when the run started takes plain inserts.
 Committed rows wait in the WAL (and in memory) until a checkpoint writes them to the file.
 DuckDB's own trigger (WAL size) fires mid row group, and every checkpoint rewrites the
 partial last group; here a checkpoint runs whenever a whole row group of rows has been
-appended, so each group is compressed once. The WAL trigger stays as a backstop.
+appended, so each group is compressed once, and when a run ends (which also lets go of the
+primary key's index pages the load read). The WAL trigger stays as a backstop.
 
 One process opens the file for writing; the entity lock is a lock of this process.
 """
@@ -197,7 +198,13 @@ class DuckDBWarehouse(Warehouse):
         self._fresh[run.run_id] = bool(row and row[0])
 
     def _ended(self, run: RunRecord) -> None:
+        """Write the run's rows to the file (CHECKPOINT): until then the primary key's index pages
+        the load touched stay in memory, and each entity of an incremental sync adds its own —
+        at 5M allocations the next entity's load ran out of the default memory limit."""
         self._fresh.pop(run.run_id, None)
+        with self._mutex:
+            self._appended = 0
+            self._checkpoint()
 
     def _stage(self, cur: Any, spec: EntitySpec, batch: pa.RecordBatch) -> Staged:
         stage = f"_stage_{next(_STAGES)}"
@@ -230,10 +237,13 @@ class DuckDBWarehouse(Warehouse):
             if self._appended < _ROW_GROUP:
                 return
             self._appended = 0
-            try:
-                self._db.execute("CHECKPOINT")
-            except duckdb.Error as exc:  # another connection's transaction: the next one will do
-                log.debug("checkpoint of %s skipped: %s", self.path, redact(exc))
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        try:
+            self._db.execute("CHECKPOINT")
+        except duckdb.Error as exc:  # another connection's transaction: the next one will do
+            log.debug("checkpoint of %s skipped: %s", self.path, redact(exc))
 
     @contextmanager
     def _transaction(self, entity: str, step: str) -> Iterator[Any]:

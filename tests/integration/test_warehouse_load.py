@@ -1,10 +1,13 @@
 """The adapters against a real DuckDB file and this machine's PostgreSQL: rows brought back
 from deleted are counted, older warehouses gain the new run-log column, evolved columns are
 added once however many processes race, and a run's lock is held for the whole run without
-blocking its own loads while every other run is refused at once."""
+blocking its own loads while every other run is refused at once; DuckDB's incremental loads
+of one sync fit the memory limit together when each alone does."""
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import subprocess
 import sys
 import threading
@@ -20,6 +23,7 @@ import pytest
 
 from gruponos.errors import ConcurrentRunError, WarehouseError
 from gruponos.warehouse.adapter import Warehouse
+from gruponos.warehouse.duckdb import DuckDBWarehouse
 from gruponos.warehouse.status import RunLog, changed_entities, read_run_log
 from tests.integration._warehouse import KINDS, PG_DSN, SPEC, T0, batch, fresh_schema, needs_pg, open_target, run
 
@@ -332,3 +336,47 @@ def test_the_run_log_tells_which_entities_changed_since_a_build_read_it(wh: Ware
     wh.finish(SPEC, more, watermark=T0, generation=None)
     assert changed_entities(wh, seen) == {SPEC.name}
     assert changed_entities(wh, read_run_log(wh, lookback)) == set()  # seen by the next build
+
+
+def _wide(ids: list[int], *, shift: timedelta = timedelta()) -> pa.RecordBatch:
+    """Allocation rows (every column, the data ones null) built as columns: millions in a second."""
+    columns = {c: pa.nulls(len(ids), SPEC.schema.field(c).type) for c in SPEC.schema.names}
+    columns["id"] = pa.array(ids, SPEC.schema.field("id").type)
+    columns["mod_ts"] = pa.array([T0 + timedelta(seconds=i) + shift for i in ids], SPEC.schema.field("mod_ts").type)
+    return pa.RecordBatch.from_pydict(columns, schema=SPEC.schema)
+
+
+def test_duckdb_incremental_loads_of_one_sync_each_fit_the_memory_limit_alone(tmp_path: Path) -> None:
+    """An incremental load reads its table's primary-key index into memory; the pages stayed there
+    until a checkpoint, so each entity of a sync added its own and, at 5M allocations, the next
+    entity ran out of the default 112MB. Here two 2M-row tables: either incremental load fits
+    88MB (one needs ~60-70MB), both held together do not."""
+    path, rows = str(tmp_path / "wh.duckdb"), 2_000_000
+    specs = [dataclasses.replace(SPEC, name=f"allocation_{k}") for k in "ab"]
+    wh = DuckDBWarehouse(path=path, memory_limit="1GB")
+    try:
+        for spec in specs:
+            wh.prepare(spec)
+            full = dataclasses.replace(run(), entity=spec.name)
+            wh.start_run(full)
+            for low in range(0, rows, 250_000):
+                wh.load(spec, _wide(list(range(low, low + 250_000))), [], full, generation="g", checkpoint=None)
+            wh.finish(spec, full, watermark=T0, generation="g")
+    finally:
+        wh.close()
+    changed = sorted(random.Random(7).sample(range(rows), 20_000))
+    wh = DuckDBWarehouse(path=path, memory_limit="88MB")
+    try:
+        for spec in specs:  # one sync: the same warehouse, one entity after the other
+            later = dataclasses.replace(run("incremental"), entity=spec.name)
+            wh.start_run(later)
+            counts = wh.load(spec, _wide(changed, shift=timedelta(hours=1)), [], later, generation=later.run_id,
+                             checkpoint=None)  # fmt: skip
+            wh.finish(spec, later, watermark=T0, generation=None)
+            assert (counts.inserted, counts.updated) == (0, 20_000)
+    finally:
+        wh.close()
+    with duckdb.connect(path, read_only=True) as db:
+        for spec in specs:
+            newer = f"SELECT count(*) FROM wms_raw.{spec.name} WHERE mod_ts > id * INTERVAL 1 SECOND + ?"
+            assert db.execute(newer, [T0 + timedelta(minutes=1)]).fetchone() == (20_000,)
