@@ -163,19 +163,24 @@ def cancel_runs(api_url: str, pool: str, *, timeout: float) -> list[str]:
     """Ask the server to cancel the flow runs of ``pool`` in progress (the worker then ends their
     processes and records them cancelled) and wait up to ``timeout`` seconds for them to end.
     Return their names."""
-    query = {"flow_runs": {"state": {"type": {"any_": _ACTIVE}}}, "work_pools": {"name": {"any_": [pool]}}}
-    runs = httpx.post(f"{api_url}/flow_runs/filter", json=query, timeout=10).json()
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        answer = httpx.post(f"{api_url}{path}", json=body, timeout=10)
+        answer.raise_for_status()  # an HTTPStatusError is an httpx.HTTPError: stop() says it
+        return answer.json()
+
+    runs = post("/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": _ACTIVE}}},
+                                      "work_pools": {"name": {"any_": [pool]}}})  # fmt: skip
     state = {"type": "CANCELLING", "name": "Cancelling", "message": "gruponos service up was stopped"}
     for run in runs:
         if run["state_type"] != "CANCELLING":
-            httpx.post(f"{api_url}/flow_runs/{run['id']}/set_state", json={"state": state, "force": True}, timeout=10)
+            post(f"/flow_runs/{run['id']}/set_state", {"state": state, "force": True})
     deadline = time.monotonic() + timeout
     ids = {run["id"] for run in runs}
     while ids and time.monotonic() < deadline:
         time.sleep(0.5)
-        query = {"flow_runs": {"id": {"any_": sorted(ids)}}}
-        ids = {r["id"] for r in httpx.post(f"{api_url}/flow_runs/filter", json=query, timeout=10).json()
-               if r["state_type"] not in _FINAL}  # fmt: skip
+        left = post("/flow_runs/filter", {"flow_runs": {"id": {"any_": sorted(ids)}}})
+        ids = {r["id"] for r in left if r["state_type"] not in _FINAL}
     return [run["name"] for run in runs]
 
 
