@@ -194,7 +194,7 @@ class DuckDBWarehouse(Warehouse):
     def _started(self, cur: Any, run: RunRecord) -> None:
         row = cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {self.table(run.entity)})").fetchone()
         # An empty table (the first sync) takes plain inserts: a run's ids are unique (the
-        # extraction guarantees it, the primary key enforces it), so nothing needs joining.
+        # extraction guarantees it; staging's dbt `unique` tests check it), so nothing needs joining.
         self._fresh[run.run_id] = bool(row and row[0])
 
     def _ended(self, run: RunRecord) -> None:

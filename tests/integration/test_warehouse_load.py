@@ -24,6 +24,7 @@ import pytest
 from gruponos.errors import ConcurrentRunError, WarehouseError
 from gruponos.warehouse.adapter import Warehouse
 from gruponos.warehouse.duckdb import DuckDBWarehouse
+from gruponos.warehouse.sql.duckdb import DuckDBDialect
 from gruponos.warehouse.status import RunLog, changed_entities, read_run_log
 from tests.integration._warehouse import KINDS, PG_DSN, SPEC, T0, batch, fresh_schema, needs_pg, open_target, run
 
@@ -346,13 +347,26 @@ def _wide(ids: list[int], *, shift: timedelta = timedelta()) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(columns, schema=SPEC.schema)
 
 
-def test_duckdb_incremental_loads_of_one_sync_each_fit_the_memory_limit_alone(tmp_path: Path) -> None:
-    """An incremental load reads its table's primary-key index into memory; the pages stayed there
-    until a checkpoint, so each entity of a sync added its own and, at 5M allocations, the next
-    entity ran out of the default 112MB. Here two 2M-row tables: either incremental load fits
-    88MB (one needs ~60-70MB), both held together do not."""
+class _KeyedDuckDB(DuckDBDialect):
+    raw_primary_key = True  # as releases before 2026-11-30 created the raw tables
+
+
+@pytest.mark.parametrize(("keyed", "limit"), [(True, "88MB"), (False, "40MB")], ids=["keyed-earlier", "unkeyed"])
+def test_duckdb_incremental_loads_of_one_sync_fit_the_memory_limit(tmp_path: Path, keyed: bool, limit: str) -> None:
+    """At 5M allocations the 2-hourly sync ran out of the default 112MB: an incremental load reads
+    most of its table's primary-key index into memory (44 MB for allocation), and the pages
+    stayed until a checkpoint, so each entity of the sync added its own. Two 2M-row tables, an
+    incremental load into each through one warehouse: with the key an earlier release declared,
+    either load fits 88MB alone (~60-70MB) but both held do not — the checkpoint at each run's
+    end lets go; the tables this release creates have no key, and both fit 40MB (one keyed load
+    does not)."""
     path, rows = str(tmp_path / "wh.duckdb"), 2_000_000
     specs = [dataclasses.replace(SPEC, name=f"allocation_{k}") for k in "ab"]
+    if keyed:
+        with duckdb.connect(path) as db:
+            db.execute("CREATE SCHEMA wms_raw")
+            for spec in specs:
+                db.execute(_KeyedDuckDB().raw_ddl("wms_raw", spec))
     wh = DuckDBWarehouse(path=path, memory_limit="1GB")
     try:
         for spec in specs:
@@ -365,7 +379,7 @@ def test_duckdb_incremental_loads_of_one_sync_each_fit_the_memory_limit_alone(tm
     finally:
         wh.close()
     changed = sorted(random.Random(7).sample(range(rows), 20_000))
-    wh = DuckDBWarehouse(path=path, memory_limit="88MB")
+    wh = DuckDBWarehouse(path=path, memory_limit=limit)
     try:
         for spec in specs:  # one sync: the same warehouse, one entity after the other
             later = dataclasses.replace(run("incremental"), entity=spec.name)
@@ -377,6 +391,8 @@ def test_duckdb_incremental_loads_of_one_sync_each_fit_the_memory_limit_alone(tm
     finally:
         wh.close()
     with duckdb.connect(path, read_only=True) as db:
+        keys = "SELECT count(*) FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' AND table_name = ?"
+        assert [db.execute(keys, [spec.name]).fetchone() for spec in specs] == [(int(keyed),)] * 2
         for spec in specs:
             newer = f"SELECT count(*) FROM wms_raw.{spec.name} WHERE mod_ts > id * INTERVAL 1 SECOND + ?"
             assert db.execute(newer, [T0 + timedelta(minutes=1)]).fetchone() == (20_000,)

@@ -50,6 +50,7 @@ class Dialect:
     label = ""  # as messages name the database
     marker = ""  # a named bind in the driver's style, ``{}`` for the name
     create_table = "CREATE TABLE IF NOT EXISTS"
+    raw_primary_key = True  # the raw tables declare ``PRIMARY KEY (id)``
     types: ClassVar[Mapping[str, str]] = {  # standard names DuckDB and PostgreSQL both take
         "int": "BIGINT", "bool": "BOOLEAN", "date": "DATE", "timestamp": "TIMESTAMPTZ", "decimal": "DECIMAL({p},{s})",
         "string": "TEXT", "text": "TEXT", "name": "TEXT", "clob": "TEXT",
@@ -118,12 +119,14 @@ class Dialect:
         return out
 
     def raw_ddl(self, schema: str, spec: EntitySpec, extra: Sequence[str] = ()) -> str:
-        """The entity's raw table: catalog columns, evolved text columns, bookkeeping; key ``id``."""
+        """The entity's raw table: catalog columns, evolved text columns, bookkeeping; key ``id``
+        (declared where ``raw_primary_key``)."""
         cols = [
             f"{self.ident(n)} {t}" + (" NOT NULL" if n == spec.primary_key else "")
             for n, t in self.column_defs(spec, extra)
         ]
-        cols.append(f"PRIMARY KEY ({self.ident(spec.primary_key)})")
+        if self.raw_primary_key:
+            cols.append(f"PRIMARY KEY ({self.ident(spec.primary_key)})")
         return f"{self.create_table} {self.table(schema, spec.name)} (\n  " + ",\n  ".join(cols) + "\n)"
 
     def control_ddl(self, schema: str) -> dict[str, str]:
