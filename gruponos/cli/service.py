@@ -139,12 +139,9 @@ class Service:
         to be killed."""
         if self._children and self._children[0][1].poll() is None:  # the server can record the cancels
             try:
-                cancelled = cancel_runs(self.api_url, LOCAL_POOL, timeout=30)
+                cancel_runs(self.api_url, LOCAL_POOL, timeout=30, say=say)
             except httpx.HTTPError as exc:
                 say(f"could not cancel the runs in progress: {exc}")
-            else:
-                if cancelled:
-                    say(f"cancelled {len(cancelled)} run(s) in progress: {', '.join(cancelled)} (a rerun resumes them)")
         killed = []
         for name, proc in reversed(self._children):
             if proc.poll() is None:
@@ -159,10 +156,10 @@ _ACTIVE = ["RUNNING", "PENDING", "CANCELLING"]
 _FINAL = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
 
 
-def cancel_runs(api_url: str, pool: str, *, timeout: float) -> list[str]:
+def cancel_runs(api_url: str, pool: str, *, timeout: float, say: Callable[[str], None]) -> list[str]:
     """Ask the server to cancel the flow runs of ``pool`` in progress (the worker then ends their
-    processes and records them cancelled) and wait up to ``timeout`` seconds for them to end.
-    Return their names."""
+    processes and records them cancelled) and wait up to ``timeout`` seconds for them to end;
+    ``say`` what it does. Return the names of those that ended."""
 
     def post(path: str, body: dict[str, Any]) -> Any:
         answer = httpx.post(f"{api_url}{path}", json=body, timeout=10)
@@ -171,6 +168,10 @@ def cancel_runs(api_url: str, pool: str, *, timeout: float) -> list[str]:
 
     runs = post("/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": _ACTIVE}}},
                                       "work_pools": {"name": {"any_": [pool]}}})  # fmt: skip
+    if not runs:
+        return []
+    names = ", ".join(run["name"] for run in runs)
+    say(f"cancelling {len(runs)} run(s) in progress: {names} (up to {timeout:.0f} s; a rerun resumes them)…")
     state = {"type": "CANCELLING", "name": "Cancelling", "message": "gruponos service up was stopped"}
     for run in runs:
         if run["state_type"] != "CANCELLING":
@@ -181,7 +182,10 @@ def cancel_runs(api_url: str, pool: str, *, timeout: float) -> list[str]:
         time.sleep(0.5)
         left = post("/flow_runs/filter", {"flow_runs": {"id": {"any_": sorted(ids)}}})
         ids = {r["id"] for r in left if r["state_type"] not in _FINAL}
-    return [run["name"] for run in runs]
+    ended = [run["name"] for run in runs if run["id"] not in ids]
+    late = f"; not ended after {timeout:.0f} s: {len(ids)} (the worker stops anyway)" if ids else ""
+    say(f"cancelled: {', '.join(ended) or 'none'}{late}")
+    return ended
 
 
 def wait_healthy(api_url: str, *, dead: Callable[[], str | None], timeout: float, log: Path) -> None:

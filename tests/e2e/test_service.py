@@ -81,7 +81,8 @@ def test_ctrl_c_at_the_terminal_cancels_the_run_in_progress_then_stops_every_par
         code = proc.wait(timeout=120)
     said = log.read_text(errors="replace")
     assert code == 0, said[-2000:]
-    assert f"cancelled 1 run(s) in progress: {run['name']}" in said, said[-2000:]
+    assert f"cancelling 1 run(s) in progress: {run['name']}" in said, said[-2000:]
+    assert f"cancelled: {run['name']}\n" in said, said[-2000:]
     assert "killed" not in said, said[-2000:]  # every part stopped when asked, none SIGKILLed
     assert _of_home(tmp_path / "prefect") == []
     # the server kept what happened: started again, the run is cancelled, not left running
