@@ -233,6 +233,10 @@ def up(
         project=project, port=port, sim_port=sim_port, scale=scale, home=Path(home).resolve(), warehouse=warehouse
     )
     stop = threading.Event()
+    # Started in the background of a script (`gruponos service up &`), this process ignores
+    # SIGINT, and the parts would inherit that: the worker stops by sending itself SIGINT, and
+    # would never stop. With a handler here, they start with SIGINT's default.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     # the terminal closed: the parts, in sessions of their own, get no SIGHUP; stop them here
     signal.signal(signal.SIGHUP, lambda *_: stop.set())

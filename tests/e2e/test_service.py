@@ -24,7 +24,11 @@ def _up(home: Path, port: int, sim_port: int, log: Path, *, terminal: bool = Fal
     cmd = [sys.executable, "-m", "gruponos.cli", "service", "up", "--port", str(port), "--sim-port", str(sim_port),
            "--scale", "2000", "--home", str(home / "prefect")]  # fmt: skip
     # terminal=True: a process group of its own, as a shell runs a foreground job, so that
-    # a Ctrl-C can be sent the way a terminal sends it (SIGINT to the whole group)
+    # a Ctrl-C can be sent the way a terminal sends it (SIGINT to the whole group); and with
+    # SIGINT ignored, as a script's background job (`gruponos service up &`) starts: the
+    # parts must not inherit that, or the worker, which stops by sending itself SIGINT, never does
+    if terminal:
+        cmd = ["bash", "-c", 'trap "" INT; exec "$@"', "bash", *cmd]
     return subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=terminal
     )
@@ -62,7 +66,8 @@ def _of_home(home: Path) -> list[str]:
 
 def test_ctrl_c_at_the_terminal_cancels_the_run_in_progress_then_stops_every_part(tmp_path: Path) -> None:
     """A terminal's Ctrl-C reaches every process of the foreground job at once; the server must not
-    go first: the run in progress is recorded cancelled, the worker stops, nothing is left running."""
+    go first: the run in progress is recorded cancelled, the worker stops (also when `service up`
+    started with SIGINT ignored), nothing is left running."""
     port, sim_port = free_port(), free_port()
     api = f"http://127.0.0.1:{port}/api"
     log = tmp_path / "up-1.log"
