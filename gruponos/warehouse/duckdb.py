@@ -198,9 +198,10 @@ class DuckDBWarehouse(Warehouse):
         self._fresh[run.run_id] = bool(row and row[0])
 
     def _ended(self, run: RunRecord) -> None:
-        """Write the run's rows to the file (CHECKPOINT): until then the primary key's index pages
-        the load touched stay in memory, and each entity of an incremental sync adds its own —
-        at 5M allocations the next entity's load ran out of the default memory limit."""
+        """Write the run's rows to the file (CHECKPOINT): until then they wait in memory, and so do
+        the index pages the load read of a table an earlier release created with a primary key —
+        each entity of an incremental sync added its own, and at 5M allocations the next
+        entity's load ran out of the default memory limit."""
         self._fresh.pop(run.run_id, None)
         with self._mutex:
             self._appended = 0

@@ -63,12 +63,14 @@ def open_target(kind: str, where: Path | str) -> Warehouse:
 
 
 def batch(ids: range | list[int], *, shift: timedelta = timedelta(), **values: Any) -> pa.RecordBatch:
-    """Allocation rows with these ids, ``mod_ts`` = T0 + id seconds + ``shift``."""
-    rows = [
-        {c: None for c in SPEC.schema.names} | {"id": i, "mod_ts": T0 + timedelta(seconds=i) + shift} | values
-        for i in ids
-    ]
-    return pa.RecordBatch.from_pylist(rows, schema=SPEC.schema)
+    """Allocation rows with these ids, ``mod_ts`` = T0 + id seconds + ``shift``, ``values`` in
+    every row, the other columns null; built as columns (millions of rows in a second)."""
+    ids, field = list(ids), SPEC.schema.field
+    columns = {c: pa.nulls(len(ids), field(c).type) for c in SPEC.schema.names}
+    columns["id"] = pa.array(ids, field("id").type)
+    columns["mod_ts"] = pa.array([T0 + timedelta(seconds=i) + shift for i in ids], field("mod_ts").type)
+    columns |= {c: pa.array([v] * len(ids), field(c).type) for c, v in values.items()}
+    return pa.RecordBatch.from_pydict(columns, schema=SPEC.schema)
 
 
 def run(mode: str = "full") -> RunRecord:

@@ -339,14 +339,6 @@ def test_the_run_log_tells_which_entities_changed_since_a_build_read_it(wh: Ware
     assert changed_entities(wh, read_run_log(wh, lookback)) == set()  # seen by the next build
 
 
-def _wide(ids: list[int], *, shift: timedelta = timedelta()) -> pa.RecordBatch:
-    """Allocation rows (every column, the data ones null) built as columns: millions in a second."""
-    columns = {c: pa.nulls(len(ids), SPEC.schema.field(c).type) for c in SPEC.schema.names}
-    columns["id"] = pa.array(ids, SPEC.schema.field("id").type)
-    columns["mod_ts"] = pa.array([T0 + timedelta(seconds=i) + shift for i in ids], SPEC.schema.field("mod_ts").type)
-    return pa.RecordBatch.from_pydict(columns, schema=SPEC.schema)
-
-
 class _KeyedDuckDB(DuckDBDialect):
     raw_primary_key = True  # as releases before 2026-11-30 created the raw tables
 
@@ -374,7 +366,7 @@ def test_duckdb_incremental_loads_of_one_sync_fit_the_memory_limit(tmp_path: Pat
             full = dataclasses.replace(run(), entity=spec.name)
             wh.start_run(full)
             for low in range(0, rows, 250_000):
-                wh.load(spec, _wide(list(range(low, low + 250_000))), [], full, generation="g", checkpoint=None)
+                wh.load(spec, batch(range(low, low + 250_000)), [], full, generation="g", checkpoint=None)
             wh.finish(spec, full, watermark=T0, generation="g")
     finally:
         wh.close()
@@ -384,7 +376,7 @@ def test_duckdb_incremental_loads_of_one_sync_fit_the_memory_limit(tmp_path: Pat
         for spec in specs:  # one sync: the same warehouse, one entity after the other
             later = dataclasses.replace(run("incremental"), entity=spec.name)
             wh.start_run(later)
-            counts = wh.load(spec, _wide(changed, shift=timedelta(hours=1)), [], later, generation=later.run_id,
+            counts = wh.load(spec, batch(changed, shift=timedelta(hours=1)), [], later, generation=later.run_id,
                              checkpoint=None)  # fmt: skip
             wh.finish(spec, later, watermark=T0, generation=None)
             assert (counts.inserted, counts.updated) == (0, 20_000)
